@@ -1,0 +1,1 @@
+"""Command-line interface (`sop`): a thin layer over the domain core and its adapters."""

@@ -1,0 +1,52 @@
+"""Entry point of the `sop` command.
+
+Each sub-command lives in its own module under ``sop_runner.cli`` and exposes
+``register(subparsers)``; this file only wires them together and maps errors to exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from sop_runner.cli.exitcodes import ExitCode
+from sop_runner.errors import SopError
+
+# Sub-command modules, in the order `sop --help` lists them.
+_COMMANDS = ("lab",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="sop",
+        description="Run the data centre's SOPs: request, plan, approve, apply, verify, report.",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in _COMMANDS:
+        module = importlib.import_module(f"sop_runner.cli.cmd_{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except SopError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"  fix: {exc.hint}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        return int(ExitCode.INTERRUPTED)
+    return code
+
+
+def entry() -> None:
+    """Console-script wrapper."""
+    sys.exit(main())

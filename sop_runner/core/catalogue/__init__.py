@@ -1,0 +1,1 @@
+"""The SOP catalogue: definitions loaded from ``sops/`` and validated."""
