@@ -14,7 +14,7 @@ from sop_runner.cli.exitcodes import ExitCode
 from sop_runner.errors import SopError
 
 # Sub-command modules, in the order `sop --help` lists them.
-_COMMANDS = ("lab",)
+_COMMANDS = ("lab", "catalogue")
 
 
 def build_parser() -> argparse.ArgumentParser:
