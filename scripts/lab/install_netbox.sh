@@ -25,8 +25,11 @@ mkdir -p "$(dirname "$venv")"
 rm -rf "$venv"
 "$py" -m venv "$venv"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-"$venv/bin/pip" install -q --upgrade pip setuptools wheel
-"$venv/bin/pip" install -q "netbox==$version" gunicorn
+# This machine's pip config lists local file indexes that do not carry every project; pip
+# warns once per package about them, which buries real errors.
+quiet_pip() { "$venv/bin/pip" install -q "$@" 2> >(grep -v 'is ignored: it is neither' >&2); }
+quiet_pip --upgrade pip setuptools wheel
+quiet_pip "netbox==$version" gunicorn
 "$venv/bin/python" -c 'import netbox' >/dev/null
 echo "$version" > "$stamp"
 log "netbox: installed"

@@ -1,0 +1,259 @@
+"""up / down / status / reset: the lab's lifecycle, with clean rollback on failure."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+
+from sop_runner.errors import EnvironmentProblemError
+from sop_runner.lab import databases, netbox, postgres, redis, seed
+from sop_runner.lab.paths import LabPaths
+from sop_runner.lab.ports import choose_port, require_free
+from sop_runner.lab.secretstore import LabSecrets, load_or_create
+from sop_runner.lab.state import (
+    ComponentStatus,
+    LabStatus,
+    Ports,
+    load_ports,
+    netbox_url,
+    save_ports,
+    write_client_files,
+)
+
+PG_PORT_ENV = "SOP_LAB_PG_PORT"
+REDIS_PORT_ENV = "SOP_LAB_REDIS_PORT"
+NETBOX_PORT_ENV = "SOP_LAB_NETBOX_PORT"
+
+
+class _Timer:
+    """Collects the duration of each step for the summary `up` prints."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._start = time.monotonic()
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.monotonic() - began, 2)
+
+    def total(self) -> float:
+        return round(time.monotonic() - self._start, 2)
+
+
+def status(paths: LabPaths | None = None) -> LabStatus:
+    """What runs now, from the pid files and ports recorded in the lab directory."""
+    paths = paths or LabPaths.default()
+    ports = load_ports(paths)
+    pg_pid = postgres.running_pid(paths)
+    redis_pid = redis.running_pid(paths)
+    nb_pid = netbox.running_pid(paths)
+    url = netbox_url(ports) if ports else ""
+    token = ""
+    if paths.netbox_env.exists():
+        from sop_runner.lab.state import read_env_file
+
+        token = read_env_file(paths.netbox_env).get("NETBOX_TOKEN", "")
+    detail = ""
+    version = ""
+    if nb_pid and url:
+        answer = netbox.api_status(url, token)
+        if answer is None:
+            detail = "not answering /api/status/"
+        elif "http_status" in answer:
+            detail = f"/api/status/ answered HTTP {answer['http_status']}"
+        else:
+            version = str(answer.get("netbox-version", ""))
+    components = [
+        ComponentStatus(
+            "postgres",
+            pg_pid is not None,
+            pg_pid,
+            postgres.running_port(paths) if pg_pid else None,
+            str(paths.pg_data),
+        ),
+        ComponentStatus("redis", redis_pid is not None, redis_pid, ports.redis if ports else None),
+        ComponentStatus(
+            "netbox",
+            nb_pid is not None and not detail,
+            nb_pid,
+            ports.netbox if ports else None,
+            detail,
+        ),
+    ]
+    return LabStatus(
+        lab_dir=str(paths.root),
+        components=components,
+        netbox_url=url if nb_pid else "",
+        netbox_token=token if nb_pid else "",
+        netbox_version=version,
+    )
+
+
+def up(paths: LabPaths | None = None) -> LabStatus:
+    """Start whatever of the lab is not running; on failure stop what this call started."""
+    paths = paths or LabPaths.default()
+    attempt = _Attempt(paths)
+    current = status(paths)
+    if current.running:
+        current.already_running = True
+        current.timings = {"total": attempt.timer.total()}
+        return current
+
+    paths.make_dirs()
+    try:
+        with attempt.timer.step("netbox_install"):
+            if netbox.ensure_installed(paths):
+                attempt.started.append("netbox venv installed")
+        secrets = load_or_create(paths)
+        ports = attempt.start_services()
+        netbox.write_config(paths, ports.postgres, ports.redis, secrets)
+        attempt.prepare_databases(ports, secrets)
+        write_client_files(paths, ports, secrets.token)
+    except BaseException:
+        attempt.rollback()
+        raise
+    result = status(paths)
+    result.started = attempt.started
+    result.timings = {**attempt.timer.timings, "total": attempt.timer.total()}
+    return result
+
+
+@dataclass
+class _Attempt:
+    """One `up`: what it started (to undo on failure), what it reports, how long it took."""
+
+    paths: LabPaths
+    timer: _Timer = field(default_factory=_Timer)
+    undo: list[Callable[[], object]] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+
+    def start_services(self) -> Ports:
+        paths, timer = self.paths, self.timer
+        previous = load_ports(paths)
+        pg_port = postgres.running_port(paths) if postgres.running_pid(paths) else None
+        if pg_port is None:
+            pg_port = choose_port(PG_PORT_ENV, previous.postgres if previous else None)
+            require_free("PostgreSQL", pg_port, PG_PORT_ENV)
+            with timer.step("postgres"):
+                if not postgres.initialised(paths):
+                    postgres.init_cluster(paths)
+                postgres.start(paths, pg_port)
+            self.undo.append(lambda: postgres.stop(paths))
+            self.started.append(f"postgres on 127.0.0.1:{pg_port}")
+
+        redis_port = previous.redis if previous and redis.running_pid(paths) else None
+        if redis_port is None:
+            redis.stop(paths)
+            redis_port = choose_port(REDIS_PORT_ENV, previous.redis if previous else None)
+            require_free("Redis", redis_port, REDIS_PORT_ENV)
+            with timer.step("redis"):
+                redis.start(paths, redis_port)
+            self.undo.append(lambda: redis.stop(paths))
+            self.started.append(f"redis on 127.0.0.1:{redis_port}")
+
+        # A gunicorn left from a half-finished earlier run serves a stale config: restart it.
+        netbox.stop(paths)
+        nb_port = choose_port(NETBOX_PORT_ENV, previous.netbox if previous else None)
+        # Checked before the database work, not only at bind time, so a taken port fails fast.
+        require_free("NetBox", nb_port, NETBOX_PORT_ENV)
+        ports = Ports(postgres=pg_port, redis=redis_port, netbox=nb_port)
+        save_ports(paths, ports)
+        return ports
+
+    def start_netbox(self, ports: Ports, token: str) -> None:
+        url = netbox_url(ports)
+        require_free("NetBox", ports.netbox, NETBOX_PORT_ENV)
+        with self.timer.step("netbox_ready"):
+            netbox.start(self.paths, ports.netbox)
+            self.undo.append(lambda: netbox.stop(self.paths))
+            netbox.wait_ready(self.paths, url, token)
+        self.started.append(f"netbox (gunicorn) on {url}")
+
+    def prepare_databases(self, ports: Ports, secrets: LabSecrets) -> None:
+        paths, timer = self.paths, self.timer
+        with timer.step("template"):
+            how = databases.ensure_template(paths, ports.postgres, secrets)
+        if how != "present":
+            self.started.append(f"template database {how}")
+        digest = seed.digest()
+        with timer.step("seeded_template"):
+            seeded = databases.ensure_seeded_from_cache(paths, ports.postgres, digest)
+        if seeded is None:
+            databases.recreate_working(ports.postgres, template=databases.TEMPLATE_DB)
+            self.start_netbox(ports, secrets.token)
+            with timer.step("seed_load"):
+                import pynetbox
+
+                report = seed.load(pynetbox.api(netbox_url(ports), token=secrets.token))
+            self.started.append(f"seed loaded ({report.total_created} objects created)")
+            with timer.step("seeded_snapshot"):
+                databases.snapshot_seeded(paths, ports.postgres, digest)
+            return
+        if seeded == "restored" or not databases.working_usable(ports.postgres):
+            with timer.step("working_db"):
+                databases.recreate_working(ports.postgres)
+            self.started.append(f"working database from {databases.SEEDED_DB} ({seeded})")
+        self.start_netbox(ports, secrets.token)
+
+    def rollback(self) -> None:
+        """Stop, newest first, what this attempt started; a failing stop must not hide the cause."""
+        for stop in reversed(self.undo):
+            with suppress(Exception):
+                stop()
+
+
+def down(paths: LabPaths | None = None) -> list[str]:
+    """Stop the lab's processes (by their pid files); returns what was stopped."""
+    paths = paths or LabPaths.default()
+    stopped: list[str] = []
+    if netbox.stop(paths):
+        stopped.append("netbox")
+    if redis.stop(paths):
+        stopped.append("redis")
+    if postgres.stop(paths):
+        stopped.append("postgres")
+    return stopped
+
+
+def reset(paths: LabPaths | None = None) -> float:
+    """Bring NetBox back to the seed state in seconds; returns the time it took."""
+    paths = paths or LabPaths.default()
+    began = time.monotonic()
+    current = status(paths)
+    if not current.running:
+        down_parts = ", ".join(c.name for c in current.components if not c.running)
+        raise EnvironmentProblemError(
+            f"the lab is not running ({down_parts} down), nothing to reset",
+            hint="run `sop lab up` first",
+        )
+    ports = load_ports(paths)
+    if ports is None or not postgres.database_exists(ports.postgres, databases.SEEDED_DB):
+        raise EnvironmentProblemError(
+            f"the seeded template database {databases.SEEDED_DB} is missing",
+            hint="run `sop lab down && sop lab up` to rebuild it",
+        )
+    databases.recreate_working(ports.postgres)
+    redis.flush(ports.redis)
+    return round(time.monotonic() - began, 2)
+
+
+def postgres_admin_url(dbname: str = "postgres", paths: LabPaths | None = None) -> str:
+    """Superuser URL for ``dbname`` in the lab's cluster (tests create scratch databases)."""
+    paths = paths or LabPaths.default()
+    if postgres.running_pid(paths) is None:
+        raise EnvironmentProblemError(
+            "the lab's PostgreSQL is not running", hint="run `sop lab up`"
+        )
+    port = postgres.running_port(paths)
+    if port is None:
+        raise EnvironmentProblemError(
+            f"cannot read the port from {paths.pg_data / 'postmaster.pid'}",
+            hint="run `sop lab down && sop lab up`",
+        )
+    return postgres.admin_url(port, dbname)
