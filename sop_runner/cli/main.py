@@ -14,7 +14,7 @@ from sop_runner.cli.exitcodes import ExitCode
 from sop_runner.errors import SopError
 
 # Sub-command modules, in the order `sop --help` lists them.
-_COMMANDS = ("lab", "catalogue")
+_COMMANDS = ("lab", "catalogue", "run", "audit", "report", "personas")
 
 
 def build_parser() -> argparse.ArgumentParser:

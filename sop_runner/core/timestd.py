@@ -25,7 +25,7 @@ _UNLIMITED = {"unlimited", "tidak terbatas", "tanpa batas"}
 _UNSPECIFIED = {"", "-", "none", "tidak ditentukan"}
 # "1 x 24 jam", "2x24 jam", "30 menit", "3 hari", "1,5 jam"
 _PATTERN = re.compile(
-    r"^(?:(?P<times>\d+)\s*[x×]\s*)?(?P<n>\d+(?:[.,]\d+)?)\s*(?P<unit>[a-z]+)$",
+    r"^(?:(?P<times>\d+)\s*[x×]\s*)?(?P<n>\d+(?:[.,]\d+)?)\s*(?P<unit>[a-z]+)$",  # noqa: RUF001
 )
 
 

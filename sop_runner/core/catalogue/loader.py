@@ -77,10 +77,7 @@ def load_file(path: Path, root: Path | None = None) -> tuple[SopDefinition | Non
 
 def definition_files(catalogue_dir: Path) -> list[Path]:
     """Every SOP definition file (``roles.yml`` and files starting with '_' are not SOPs)."""
-    return sorted(
-        p for p in catalogue_dir.rglob("*.yml")
-        if p.name != "roles.yml" and not p.name.startswith("_")
-    )
+    return sorted(p for p in catalogue_dir.rglob("*.yml") if p.name != "roles.yml" and not p.name.startswith("_"))
 
 
 def load_catalogue(catalogue_dir: Path) -> LoadResult:

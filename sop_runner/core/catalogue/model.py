@@ -88,8 +88,19 @@ class Actor(_Strict):
 
 
 ParamType = Literal[
-    "string", "text", "integer", "number", "boolean", "enum", "ipv4", "ipv4_prefix",
-    "fqdn", "email", "date", "tenant", "list",
+    "string",
+    "text",
+    "integer",
+    "number",
+    "boolean",
+    "enum",
+    "ipv4",
+    "ipv4_prefix",
+    "fqdn",
+    "email",
+    "date",
+    "tenant",
+    "list",
 ]
 
 
@@ -174,12 +185,14 @@ class Step(_Strict):
     technical: bool = Field(default=False, description="hands-on technical work (counts for coverage)")
     branches: Branches | None = None
     approves_plan_of: int | None = Field(
-        default=None, description="approval bound to the plan of this automated step",
+        default=None,
+        description="approval bound to the plan of this automated step",
     )
     automation: Automation | None = None
     document: str = Field(default="", description="a document id, for document steps")
     produces: list[str] = Field(
-        default_factory=list, description="document ids generated when this step completes",
+        default_factory=list,
+        description="document ids generated when this step completes",
     )
     evidence: bool = Field(default=False, description="the step asks for evidence files")
 
@@ -251,7 +264,8 @@ class SopDefinition(_Strict):
     steps: Annotated[list[Step], Field(min_length=1)]
     documents: list[Document] = Field(default_factory=list)
     same_signer_allowed: bool = Field(
-        default=False, description="the SOP lets one person sign more than one gate of a run",
+        default=False,
+        description="the SOP lets one person sign more than one gate of a run",
     )
     urgent_path: bool = Field(
         default=False,

@@ -90,7 +90,7 @@ def automation_binding(step: Step) -> str:
 
 
 def total_time_text(sop: SopDefinition) -> str:
-    """"420 menit (7 jam)", with the steps that have no bound counted after it."""
+    """ "420 menit (7 jam)", with the steps that have no bound counted after it."""
     total = total_time(sop)
     minutes = f"{total.minutes:g} menit"
     readable = format_minutes(total.minutes)
@@ -134,10 +134,19 @@ def _table_md(sop: SopDefinition) -> list[str]:
     for step in sop.steps:
         mark = DECIDE if step.kind is StepKind.DECISION else ACT
         lanes = [mark if a.id == step.actor else "" for a in sop.actors]
-        lines.append(_row([
-            str(step.number), step.text, *lanes,
-            step.requires, step.time, step.output, keterangan(sop, step),
-        ]))
+        lines.append(
+            _row(
+                [
+                    str(step.number),
+                    step.text,
+                    *lanes,
+                    step.requires,
+                    step.time,
+                    step.output,
+                    keterangan(sop, step),
+                ]
+            )
+        )
     lines += ["", f"**Total waktu (Mutu Baku):** {total_time_text(sop)}"]
     return lines
 
@@ -181,8 +190,12 @@ def _automation_md(sop: SopDefinition) -> list[str]:
 def render_markdown(sop: SopDefinition) -> str:
     """The whole SOP as a Markdown page."""
     sections = [
-        _header_md(sop), _procedure_md(sop), _table_md(sop),
-        _parameters_md(sop), _documents_md(sop), _automation_md(sop),
+        _header_md(sop),
+        _procedure_md(sop),
+        _table_md(sop),
+        _parameters_md(sop),
+        _documents_md(sop),
+        _automation_md(sop),
     ]
     return "\n\n".join("\n".join(s) for s in sections) + "\n"
 
@@ -245,6 +258,16 @@ def render_index(sops: list[SopDefinition]) -> str:
     ]
     for sop in sops:
         st = SopStats.of(sop)
-        lines.append(_row([f"[{sop.id}]({sop.id}.md)", sop.group.value, sop.title,
-                           str(st.steps), str(st.technical), str(st.automated)]))
+        lines.append(
+            _row(
+                [
+                    f"[{sop.id}]({sop.id}.md)",
+                    sop.group.value,
+                    sop.title,
+                    str(st.steps),
+                    str(st.technical),
+                    str(st.automated),
+                ]
+            )
+        )
     return "\n".join(lines) + "\n"

@@ -84,7 +84,11 @@ def check_definition(sop: SopDefinition, file: str, roles: dict[str, str], repo_
 
 
 def _check_automation(
-    sop: SopDefinition, auto: Any, where: str, file: str, repo_root: Path,
+    sop: SopDefinition,
+    auto: Any,
+    where: str,
+    file: str,
+    repo_root: Path,
 ) -> list[Problem]:
     out: list[Problem] = []
     if not (repo_root / auto.playbook).is_file():
@@ -98,10 +102,13 @@ def _check_automation(
         return out
     for var in auto.vars:
         if var not in options:
-            out.append(Problem(
-                file, f"{where}.vars.{var}",
-                f"role {auto.role} has no option {var!r}; its options: {', '.join(sorted(options))}",
-            ))
+            out.append(
+                Problem(
+                    file,
+                    f"{where}.vars.{var}",
+                    f"role {auto.role} has no option {var!r}; its options: {', '.join(sorted(options))}",
+                )
+            )
     for opt, spec in options.items():
         if spec.get("required") and opt not in auto.vars:
             out.append(Problem(file, f"{where}.vars", f"role {auto.role} requires {opt!r}: map it from the request"))

@@ -1,0 +1,1 @@
+"""Adapters at the edges: storage, execution (ansible-runner), NetBox, signing, paperwork."""

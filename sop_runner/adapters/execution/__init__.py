@@ -1,0 +1,1 @@
+"""Running playbooks through ansible-runner: plans (check + diff) and applies."""

@@ -1,0 +1,106 @@
+"""Render a document of a run to Markdown, HTML and PDF.
+
+The Markdown is the record (it is what is hashed into the audit log); HTML and PDF are made
+from it for reading and printing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import markdown
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from sop_runner.core.canonical import sha256_hex
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+_BULAN = [
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+]
+_HARI = ["Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"]
+
+
+def tanggal(value: Any) -> str:
+    """A date the Indonesian way: '24 November 2026'."""
+    from datetime import datetime
+
+    dt = datetime.fromisoformat(str(value)) if not isinstance(value, datetime) else value
+    return f"{dt.day} {_BULAN[dt.month - 1]} {dt.year}"
+
+
+def hari(value: Any) -> str:
+    """The weekday name in Bahasa Indonesia."""
+    from datetime import datetime
+
+    dt = datetime.fromisoformat(str(value)) if not isinstance(value, datetime) else value
+    return _HARI[dt.weekday()]
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["tanggal"] = tanggal
+    env.filters["hari"] = hari
+    return env
+
+
+_CSS = """
+body { font-family: 'DejaVu Serif', serif; font-size: 11pt; margin: 2cm; line-height: 1.4; }
+h1, h2, h3 { text-align: center; margin: 0.3em 0; }
+table { border-collapse: collapse; width: 100%; margin: 0.6em 0; font-size: 9.5pt; }
+th, td { border: 1px solid #444; padding: 3px 5px; vertical-align: top; }
+pre { font-size: 8pt; white-space: pre-wrap; border: 1px solid #aaa; padding: 4px; }
+code { font-size: 9pt; }
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A rendered document and where its files are."""
+
+    markdown: str
+    sha256: str
+    files: dict[str, str]
+
+
+def render_document(template: str, context: dict[str, Any], out_dir: Path, stem: str, *, pdf: bool = True) -> Rendered:
+    """Render ``template`` with ``context`` into ``out_dir/stem.{md,html,pdf}``."""
+    md_text = _env().get_template(template).render(**context)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    md_path = out_dir / f"{stem}.md"
+    md_path.write_text(md_text, encoding="utf-8")
+    files["md"] = str(md_path)
+    body = markdown.markdown(md_text, extensions=["tables", "fenced_code"])
+    head = f"<meta charset='utf-8'><title>{stem}</title><style>{_CSS}</style>"
+    html = f"<!doctype html><html lang='id'><head>{head}</head><body>{body}</body></html>"
+    html_path = out_dir / f"{stem}.html"
+    html_path.write_text(html, encoding="utf-8")
+    files["html"] = str(html_path)
+    if pdf:
+        from weasyprint import HTML
+
+        pdf_path = out_dir / f"{stem}.pdf"
+        HTML(string=html).write_pdf(str(pdf_path))
+        files["pdf"] = str(pdf_path)
+    return Rendered(markdown=md_text, sha256=sha256_hex(md_text), files=files)

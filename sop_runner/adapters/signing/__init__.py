@@ -1,0 +1,1 @@
+"""Signatures with OpenSSH keys (``ssh-keygen -Y sign`` / ``-Y verify``), verifiable offline."""

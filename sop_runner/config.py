@@ -1,0 +1,127 @@
+"""The runner's configuration: where state lives, the catalogue, the organisation, the people.
+
+Read from the YAML file named by ``--config`` or ``SOP_CONFIG`` (default ``sop.yml`` in the
+working directory, else built-in defaults). Paths are relative to the file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sop_runner.core.people import User
+from sop_runner.errors import InvalidInputError, NotFoundError
+
+
+def repo_root() -> Path:
+    """The project checkout that holds playbooks/, roles/ and sops/ (found from this package)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent, *here.parents):
+        if (candidate / "ansible.cfg").is_file() and (candidate / "playbooks").is_dir():
+            return candidate
+    return Path.cwd()
+
+
+@dataclass(slots=True)
+class Organisation:
+    """Who issues the paperwork."""
+
+    name: str = "Dinas Komunikasi dan Informatika Kabupaten Wonosobo"
+    parent: str = "Pemerintah Kabupaten Wonosobo"
+    address: str = "Jl. Sabuk Alu No. 2, Wonosobo"
+    city: str = "Wonosobo"
+
+
+@dataclass(slots=True)
+class RunnerConfig:
+    """Everything the service layer needs to know about its surroundings."""
+
+    home: Path
+    database: str
+    catalogue: Path
+    repo: Path
+    users: dict[str, User] = field(default_factory=dict)
+    organisation: Organisation = field(default_factory=Organisation)
+    secret_env: list[str] = field(default_factory=lambda: ["NETBOX_TOKEN"])
+    inventory: str | None = None
+    source: str = "(defaults)"
+
+    def user(self, username: str) -> User:
+        """The configured user, or NotFoundError naming who exists."""
+        if username not in self.users:
+            raise NotFoundError(
+                f"no user {username!r} in {self.source}",
+                hint=f"known users: {', '.join(sorted(self.users)) or 'none'}; add them under 'users:'",
+            )
+        return self.users[username]
+
+    def secrets(self) -> list[str]:
+        """The secret values known now (to be scrubbed from everything stored)."""
+        return [os.environ[name] for name in self.secret_env if os.environ.get(name)]
+
+
+def _users(items: list[dict[str, Any]], base: Path, source: str) -> dict[str, User]:
+    users: dict[str, User] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or "username" not in item:
+            raise InvalidInputError(f"{source}: users[{i}]: needs at least 'username', 'name' and 'roles'")
+        pub = str(item.get("public_key", ""))
+        pub_file = item.get("public_key_file")
+        if not pub and pub_file:
+            path = (base / str(pub_file)).resolve()
+            if not path.is_file():
+                raise InvalidInputError(
+                    f"{source}: users[{i}].public_key_file: {path} does not exist",
+                    hint="point it at the user's .pub file",
+                )
+            pub = path.read_text(encoding="ascii").strip()
+        key_file = str(item.get("private_key_file", ""))
+        users[str(item["username"])] = User(
+            username=str(item["username"]),
+            name=str(item.get("name", item["username"])),
+            nip=str(item.get("nip", "")),
+            jabatan=str(item.get("jabatan", "")),
+            roles=frozenset(str(r) for r in item.get("roles", [])),
+            public_key=pub,
+            private_key_file=str((base / key_file).resolve()) if key_file else "",
+            tenant=str(item.get("tenant", "")),
+        )
+    return users
+
+
+def load_config(path: str | None = None) -> RunnerConfig:
+    """Load the configuration (see module docstring)."""
+    chosen = path or os.environ.get("SOP_CONFIG") or ("sop.yml" if Path("sop.yml").is_file() else None)
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    source = "(defaults)"
+    if chosen:
+        file = Path(chosen).resolve()
+        if not file.is_file():
+            raise NotFoundError(f"configuration file {file} not found", hint="pass --config PATH or set SOP_CONFIG")
+        loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise InvalidInputError(f"{file}: must be a mapping")
+        data, base, source = loaded, file.parent, str(file)
+    repo = repo_root()
+    home = (base / str(data.get("home", os.environ.get("SOP_HOME", "var")))).resolve()
+    database = str(data.get("database") or os.environ.get("SOP_DATABASE") or f"sqlite:///{home / 'sop.db'}")
+    catalogue = (base / str(data["catalogue"])).resolve() if "catalogue" in data else repo / "sops"
+    org = Organisation(**data.get("organisation", {})) if data.get("organisation") else Organisation()
+    cfg = RunnerConfig(
+        home=home,
+        database=database,
+        catalogue=catalogue,
+        repo=repo,
+        users=_users(list(data.get("users", [])), base, source),
+        organisation=org,
+        secret_env=list(data.get("secret_env", ["NETBOX_TOKEN"])),
+        inventory=str(data["inventory"]) if data.get("inventory") else None,
+        source=source,
+    )
+    home.mkdir(parents=True, exist_ok=True)
+    return cfg

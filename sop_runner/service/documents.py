@@ -1,0 +1,188 @@
+"""Build a document's context from a run and render it (Berita Acara, Laporan, letters)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sop_runner.adapters.paperwork.render import Rendered, render_document
+from sop_runner.core.canonical import sha256_hex
+from sop_runner.core.catalogue.model import Document, SopDefinition
+from sop_runner.core.run.state import RunState
+from sop_runner.core.timestd import TimeKind, format_minutes
+from sop_runner.service.sla import visit_rows
+
+if TYPE_CHECKING:
+    from sop_runner.service.runs import RunService
+
+_OUTCOME_ID = {
+    None: "dalam proses",
+    "completed": "SELESAI — permohonan dipenuhi",
+    "rejected": "DITOLAK — permohonan tidak dipenuhi",
+    "failed": "GAGAL",
+    "rolled_back": "GAGAL dan DIKEMBALIKAN (rollback)",
+    "cancelled": "DIBATALKAN",
+}
+_ACTION_ID = {"approve": "menyetujui", "reject": "menolak", "ya": "memutuskan YA", "tidak": "memutuskan TIDAK"}
+
+
+def fingerprint(armored: str) -> str:
+    """A short, stable fingerprint of a signature for printing."""
+    return "SHA256:" + sha256_hex(armored)[:24] if armored else "-"
+
+
+def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document) -> dict[str, Any]:
+    """Everything the templates can use."""
+    cfg = svc.cfg
+    requester = cfg.users.get(state.requester)
+    events = svc.store.events(state.run_id)
+    sig_by_step: dict[int, str] = {}
+    for ev in events:
+        if "signature" in ev.data:
+            sig_by_step[int(ev.data["step"])] = str(ev.data["signature"])
+    signers = []
+    for g in state.gates:
+        u = cfg.users.get(g.user)
+        signers.append(
+            {
+                "actor_name": sop.actor(sop.step(g.step).actor).name,
+                "name": u.name if u else g.user,
+                "nip": u.nip if u else "",
+                "jabatan": u.jabatan if u else "",
+                "action_text": f"langkah {g.step}: {_ACTION_ID.get(g.action, g.action)}",
+                "at": g.at.strftime("%Y-%m-%d %H:%M UTC"),
+                "fingerprint": fingerprint(sig_by_step.get(g.step, "")),
+            }
+        )
+    labels = {p.name: p.label for p in sop.parameters}
+    params = [
+        {"label": labels.get(k, k), "value": ", ".join(v) if isinstance(v, list) else ("-" if v in (None, "") else v)}
+        for k, v in state.params.items()
+    ]
+    plan_ctx: dict[str, Any] | None = None
+    auto_steps = [s.number for s in sop.steps if s.automated]
+    applied = [n for n in auto_steps if n in state.applied]
+    chosen = applied[-1] if applied else (auto_steps[-1] if auto_steps and auto_steps[-1] in state.plans else None)
+    if chosen is not None and chosen in state.plans:
+        plan = state.plans[chosen]
+        sop_plan = plan.stats.get("sop_plan", {}) if isinstance(plan.stats.get("sop_plan"), dict) else {}
+        approved_hash = state.applied.get(chosen, plan.hash)
+        plan_ctx = {
+            "hash": approved_hash,
+            "diff": _approved_diff(events, chosen, approved_hash) or plan.diff,
+            "summary": plan.summary,
+            "result": {str(k): v for k, v in sop_plan.items()},
+        }
+    verification = []
+    for ev in events:
+        if ev.kind == "apply.host_result":
+            verification.append(
+                {
+                    "host": ev.data.get("host"),
+                    "ok": ev.data.get("ok", 0),
+                    "changed": ev.data.get("changed", 0),
+                    "failures": ev.data.get("failures", 0),
+                    "dark": ev.data.get("dark", 0),
+                }
+            )
+    rejection: dict[str, Any] = {"reason": "", "by": "", "step": ""}
+    for g in state.gates:
+        if g.action in ("tidak", "reject"):
+            u = cfg.users.get(g.user)
+            rejection = {"reason": g.comment, "by": u.name if u else g.user, "step": g.step}
+    steps = []
+    for row in visit_rows(sop, state):
+        u = cfg.users.get(row["by"]) if row["by"] else None
+        steps.append({**row, "by_name": (u.name if u else row["by"]) or "-"})
+    urgent = []
+    for step_no, rec in state.urgent.items():
+        gate_step = next((s.number for s in sop.steps if s.approves_plan_of == step_no), None)
+        gate = state.gate_for(gate_step) if gate_step else None
+        status = f"disetujui kemudian oleh {gate.user}" if gate and gate.action == "approve" else "BELUM DISETUJUI"
+        urgent.append(
+            {
+                "step": step_no,
+                "by": rec.get("by", ""),
+                "at": rec.get("at", ""),
+                "reason": rec.get("reason", ""),
+                "deadline": rec.get("deadline", ""),
+                "status": status,
+            }
+        )
+    number_text = f"nomor {sop.source.number}" if sop.source.number else ""
+    issued = datetime.now(UTC)
+    skpd = str(state.params.get("skpd", requester.tenant if requester else ""))
+    return {
+        "org": cfg.organisation,
+        "issued_at": issued,
+        "doc": {
+            "id": doc.id,
+            "kind": str(doc.kind),
+            "title": doc.title,
+            "number": f"{doc.kind.value.upper().replace('_', '')}/{state.run_id}/{doc.id}/{issued.year}",
+        },
+        "sop": {
+            "id": sop.id,
+            "title": sop.title,
+            "title_case": sop.title.title(),
+            "number_text": number_text,
+            "source_title": sop.source.title,
+        },
+        "run": {
+            "id": state.run_id,
+            "created": state.created,
+            "requester": {
+                "name": requester.name if requester else state.requester,
+                "nip": requester.nip if requester else "",
+                "tenant": requester.tenant if requester else "",
+            },
+            "skpd_name": skpd_name(skpd),
+            "rejected": state.rejected,
+            "outcome_text": _OUTCOME_ID.get(
+                str(state.outcome) if state.outcome else ("rejected" if state.rejected else "completed"), ""
+            ),
+        },
+        "params": params,
+        "signers": signers,
+        "plan": plan_ctx,
+        "verification": verification,
+        "rejection": rejection,
+        "steps": steps,
+        "urgent": urgent,
+        "items": [],
+        "findings": list(plan_ctx["result"].get("findings", []))
+        if plan_ctx and isinstance(plan_ctx["result"].get("findings"), list)
+        else [],
+        "author": "Kepala Seksi",
+        "TimeKind": TimeKind,
+        "format_minutes": format_minutes,
+    }
+
+
+def _approved_diff(events: list[Any], step: int, plan_hash: str) -> str:
+    for ev in events:
+        if ev.kind == "plan.created" and int(ev.data.get("step", 0)) == step and ev.data.get("plan_hash") == plan_hash:
+            return str(ev.data.get("diff", ""))
+    return ""
+
+
+_SKPD = {
+    "dinkes": "Dinas Kesehatan",
+    "bkd": "Badan Kepegawaian Daerah",
+    "bappeda": "Bappeda",
+    "disdukcapil": "Dinas Kependudukan dan Pencatatan Sipil",
+    "disdik": "Dinas Pendidikan",
+    "diskominfo": "Dinas Komunikasi dan Informatika",
+}
+
+
+def skpd_name(slug: str) -> str:
+    """The SKPD's full name for letters (slug when unknown)."""
+    return _SKPD.get(slug, slug or "-")
+
+
+def render(svc: RunService, state: RunState, sop: SopDefinition, doc: Document) -> Rendered:
+    """Render ``doc`` for ``state`` into the run's documents folder."""
+    ctx = context(svc, state, sop, doc)
+    out = svc.cfg.home / "runs" / state.run_id / "documents"
+    return render_document(doc.template, ctx, out, doc.id, pdf=True)
