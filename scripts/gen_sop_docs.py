@@ -23,17 +23,21 @@ DOCS = ROOT / "docs" / "sops"
 COMMAND = ".venv/bin/python scripts/gen_sop_docs.py"
 
 
+class CatalogueBrokenError(ValueError):
+    """A definition does not load; pages of a half-loaded catalogue would silently drop it."""
+
+
 def expected_pages(catalogue_dir: Path = CATALOGUE) -> dict[str, str]:
     """File name under ``docs/sops`` -> content, for the catalogue as it is now.
 
     Raises:
-        SystemExit: when a definition does not load; docs of a broken catalogue would mislead.
+        CatalogueBrokenError: listing the problems, when any definition does not load.
     """
     result = load_catalogue(catalogue_dir)
     if result.problems:
         lines = "\n".join(f"  {p}" for p in result.problems)
         msg = f"the catalogue has problems; fix them first (sop catalogue validate):\n{lines}"
-        raise SystemExit(msg)
+        raise CatalogueBrokenError(msg)
     sops = catalogue_order(result.sops.values())
     pages = {f"{sop.id}.md": render_markdown(sop) for sop in sops}
     pages["README.md"] = render_index(sops)
@@ -68,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[1])
     parser.add_argument("--check", action="store_true", help="exit 1 if any page is out of date")
     args = parser.parse_args(argv)
-    pages = expected_pages()
+    try:
+        pages = expected_pages()
+    except CatalogueBrokenError as exc:
+        print(exc, file=sys.stderr)
+        return 3
     if args.check:
         stale = stale_pages(pages)
         for name in stale:
