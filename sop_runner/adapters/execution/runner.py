@@ -8,6 +8,7 @@ scrubbed of every known secret value as a second line of defence.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +149,8 @@ def run_playbook(
         "ANSIBLE_FILTER_PLUGINS": str(repo_root / "plugins" / "filter"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
+        # ansible-runner finds ansible-playbook on PATH: use the one beside this interpreter.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     # ansible-runner writes ``envvars`` into env/ on disk; only non-secret settings go there.
     saved = {k: os.environ.get(k) for k in env}
