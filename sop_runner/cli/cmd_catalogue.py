@@ -140,7 +140,10 @@ def _show(args: argparse.Namespace) -> int:
         hint = f"did you mean {', '.join(close)}?" if close else "see `sop catalogue list`"
         msg = f"no SOP with id {args.id!r}"
         raise NotFoundError(msg, hint=hint)
-    print(render_markdown(sop) if args.format == "md" else render_text(sop), end="")
+    if args.json:
+        print(json.dumps(sop.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    else:
+        print(render_markdown(sop) if args.format == "md" else render_text(sop), end="")
     return int(ExitCode.OK)
 
 

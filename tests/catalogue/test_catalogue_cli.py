@@ -102,6 +102,12 @@ def test_show_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Total waktu (Mutu Baku): 420 menit (7 jam)" in out
 
 
+def test_show_json(capsys: pytest.CaptureFixture[str], catalogue: dict[str, SopDefinition]) -> None:
+    code, out, _ = run(capsys, "--json", "catalogue", "show", "kaltim-colocation")
+    assert code == 0
+    assert SopDefinition.model_validate(json.loads(out)) == catalogue["kaltim-colocation"]
+
+
 def test_show_unknown_id(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "catalogue", "show", "wonosobo-577")
     assert code == 6

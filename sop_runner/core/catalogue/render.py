@@ -19,7 +19,6 @@ from sop_runner.core.catalogue.coverage import (
     total_time,
 )
 from sop_runner.core.catalogue.model import Group, SopDefinition, Step, StepKind
-from sop_runner.core.timestd import format_minutes
 
 ACT = "✓"
 DECIDE = "◇"
@@ -89,11 +88,19 @@ def automation_binding(step: Step) -> str:
     return "—"
 
 
+def readable_duration(minutes: float) -> str:
+    """``3015`` -> ``"2 hari 2 jam 15 menit"``: calendar units, as :mod:`timestd` counts them."""
+    days, rest = divmod(round(minutes), 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{n} {unit}" for n, unit in ((days, "hari"), (hours, "jam"), (mins, "menit")) if n]
+    return " ".join(parts) or "0 menit"
+
+
 def total_time_text(sop: SopDefinition) -> str:
-    """ "420 menit (7 jam)", with the steps that have no bound counted after it."""
+    """E.g. "3015 menit (2 hari 2 jam 15 menit)", then the steps without a bound, counted."""
     total = total_time(sop)
     minutes = f"{total.minutes:g} menit"
-    readable = format_minutes(total.minutes)
+    readable = readable_duration(total.minutes)
     text = minutes if readable == minutes else f"{minutes} ({readable})"
     if total.unlimited:
         text += f"; {total.unlimited} langkah Unlimited"
