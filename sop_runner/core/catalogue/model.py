@@ -184,6 +184,10 @@ class Step(_Strict):
     remarks: str = Field(default="", description="Keterangan")
     technical: bool = Field(default=False, description="hands-on technical work (counts for coverage)")
     branches: Branches | None = None
+    next: Target | None = Field(
+        default=None,
+        description="where the run goes after this step if not the next row (e.g. end after a rejection notice)",
+    )
     approves_plan_of: int | None = Field(
         default=None,
         description="approval bound to the plan of this automated step",

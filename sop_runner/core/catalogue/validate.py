@@ -61,6 +61,8 @@ def check_definition(sop: SopDefinition, file: str, roles: dict[str, str], repo_
                     bad(f"{where}.branches.{label}", f"step {target} does not exist")
                 elif target == step.number:
                     bad(f"{where}.branches.{label}", "a branch cannot point at its own step")
+        if step.next is not None and step.next != "end" and step.next not in numbers:
+            bad(f"{where}.next", f"step {step.next} does not exist")
         if step.document and step.document not in doc_ids:
             bad(f"{where}.document", f"unknown document {step.document!r}; define it under 'documents'")
         for doc_id in step.produces:

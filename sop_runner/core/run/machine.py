@@ -33,6 +33,8 @@ def after(sop: SopDefinition, step: Step, answer: str | None = None) -> Next:
     elif answer == "tidak":
         # An approval without explicit branches: a rejection ends the request.
         return Next(None, rejects_request=True)
+    if step.next is not None:
+        return Next(None) if step.next == "end" else Next(int(step.next))
     nxt = sop.next_step(step.number)
     return Next(nxt.number if nxt else None)
 
