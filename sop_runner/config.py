@@ -93,6 +93,19 @@ def _users(items: list[dict[str, Any]], base: Path, source: str) -> dict[str, Us
     return users
 
 
+def _load_env_file(path: Path) -> None:
+    """KEY=VALUE lines into the environment (values already set win): how the lab's NetBox
+    URL and token reach playbooks without ever being written into a run's artifacts."""
+    if not path.is_file():
+        return
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        os.environ.setdefault(key.strip().removeprefix("export ").strip(), value.strip().strip("'\""))
+
+
 def load_config(path: str | None = None) -> RunnerConfig:
     """Load the configuration (see module docstring)."""
     chosen = path or os.environ.get("SOP_CONFIG") or ("sop.yml" if Path("sop.yml").is_file() else None)
@@ -107,6 +120,8 @@ def load_config(path: str | None = None) -> RunnerConfig:
         if not isinstance(loaded, dict):
             raise InvalidInputError(f"{file}: must be a mapping")
         data, base, source = loaded, file.parent, str(file)
+    for env_file in data.get("env_files", []):
+        _load_env_file(base / str(env_file))
     repo = repo_root()
     home = (base / str(data.get("home", os.environ.get("SOP_HOME", "var")))).resolve()
     database = str(data.get("database") or os.environ.get("SOP_DATABASE") or f"sqlite:///{home / 'sop.db'}")

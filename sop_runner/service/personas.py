@@ -76,7 +76,9 @@ PERSONAS: list[dict[str, Any]] = [
 ]
 
 
-def init_personas(directory: Path, *, home: str = "runner", database: str | None = None) -> Path:
+def init_personas(
+    directory: Path, *, home: str = "runner", database: str | None = None, env_files: list[str] | None = None
+) -> Path:
     """Create keys under ``directory/keys`` and ``directory/sop.yml``; idempotent."""
     directory.mkdir(parents=True, exist_ok=True)
     users = []
@@ -90,7 +92,8 @@ def init_personas(directory: Path, *, home: str = "runner", database: str | None
                 "private_key_file": f"keys/{persona['username']}",
             }
         )
-    config: dict[str, Any] = {"home": home, "users": users, "secret_env": ["NETBOX_TOKEN"]}
+    config: dict[str, Any] = {"home": home, "users": users, "secret_env": ["NETBOX_TOKEN"],
+                              "env_files": env_files if env_files is not None else ["netbox.env"]}
     if database:
         config["database"] = database
     path = directory / "sop.yml"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The main job, end to end on a fresh machine: set everything up, start the lab, and run
+# SOP 57 (Permohonan IP Publik) from request to closed with the lab's personas, through the
+# `sop` CLI only (what an engineer would type), non-interactively. Prints where the documents are.
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$SOP_ROOT"
+t0=$(date +%s)
+bash scripts/bootstrap.sh
+export PATH="$SOP_ROOT/.venv/bin:$PATH"
+sop lab up
+sop personas init .lab >/dev/null
+export SOP_CONFIG="$SOP_ROOT/.lab/sop.yml"
+say() { printf '\n\033[1m>>> %s\033[0m\n' "$*"; }
+
+say "SKPD Dinas Kesehatan asks for a public IP for srv-dmz-dinkes-01"
+run=$(sop request wonosobo-57 --as agus.dinkes --json \
+  -p skpd=dinkes -p server=srv-dmz-dinkes-01 -p interface=eth0 -p dns_name=simpus.wonosobokab.go.id \
+  -p justification="Aplikasi SIMPUS harus dapat diakses puskesmas melalui internet" -p ports='["443"]' \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
+echo "run: $run"
+say "Step 1: Kepala Dinas disposes the letter to Kabid"
+sop done "$run" --as sutrisno.kadis -m "Disposisi: mohon ditindaklanjuti Kabid" >/dev/null
+say "Step 2: Kabid checks availability"
+sop done "$run" --as hendra.kabid -m "Pool 203.0.113.0/24 masih tersedia" >/dev/null
+say "Step 3: Kabid decides (signed)"
+sop decide "$run" ya --as hendra.kabid -m "Layak: layanan publik kesehatan" >/dev/null
+say "Step 4: the plan of step 5 (check mode + diff), then Kasi approves exactly that plan (signed)"
+sop plan "$run" --as budi.teknis
+sop approve "$run" --as rina.kasi -m "Rencana alokasi disetujui" >/dev/null
+say "Step 5: staf teknis applies the approved plan (re-planned and compared first)"
+sop apply "$run" --as budi.teknis >/dev/null
+say "Steps 6-8: reply letter drafted, checked, signed and sent"
+sop done "$run" --as rina.kasi -m "Draft surat jawaban disiapkan" >/dev/null
+sop approve "$run" --as hendra.kabid -m "Draft surat sudah diperiksa" >/dev/null
+sop done "$run" --as sutrisno.kadis -m "Surat resmi dikirim ke Dinas Kesehatan" >/dev/null
+sop show "$run"
+say "Audit log"
+sop audit verify
+say "Time against the SOP standard"
+sop report sla "$run"
+say "Documents"
+sop docs "$run"
+echo
+echo "documents are in: $(dirname "$(sop docs "$run" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(next(iter(d.values()))["files"]["md"])')")"
+echo "done in $(( $(date +%s) - t0 )) s"
