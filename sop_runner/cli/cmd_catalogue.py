@@ -124,9 +124,13 @@ def _list_row(sop: SopDefinition) -> dict[str, Any]:
     }
 
 
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     """Left-aligned columns; the title column is cut so a line stays readable."""
-    cells = [[str(v)[:60] for v in row.values()] for row in rows]
+    cells = [[_clip(str(v)) for v in row.values()] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
     lines = ("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells)
     return "\n".join(line.rstrip() for line in lines)
