@@ -1,0 +1,122 @@
+"""Time standards and flow of Wonosobo SOPs 20, 24 and 32, checked against the paper by hand.
+
+The expected totals were added up by hand from the "Waktu" column of the seed
+(/work/shared/seeds/002_f908cc5e79bcd325.txt, "Nama SOP : 20." and "Nama SOP : 24."), not
+from the YAML, with 1 hari = 1440 min, 1 jam = 60 min, "n x 24 jam" = n x 1440 min,
+1 bulan = 30 hari; blank and "Unlimited" cells are left out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sop_runner.core.catalogue.loader import load_file
+from sop_runner.core.catalogue.model import SopDefinition, StepKind
+from sop_runner.core.run.machine import after
+
+SOPS = Path(__file__).resolve().parents[2] / "sops" / "wonosobo"
+
+# SOP 20 PEMBUATAN VPS (VIRTUAL PRIVATE SERVER), Waktu column row by row:
+#   1  10 menit    =              10   permintaan pembuatan VPS
+#   2  10 menit    =              10   evaluasi permohonan dan utilisasi host virtual
+#   3  30 menit    =              30   identifikasi dan persetujuan (Staf)
+#   4  15 menit    =              15   rekap dan notifikasi penolakan ke user
+#   5  10 menit    =              10   tandatangan berita acara
+#   6  1 x 24 jam  = 1 x 1440 = 1440   verifikasi dan pembuatan VPS
+#   7  (blank: Laporan rekap VPS)
+#   total = 10 + 10 + 30 + 15 + 10 + 1440 = 1515 minutes
+SOP20_MINUTES = 1515
+SOP20_STEPS = 7
+
+# SOP 24 UPGRADE OPERATING SYSTEM SERVER, Waktu column row by row:
+#   1  30 menit    =              30   reminder upgrade OS
+#   2  10 menit    =              10   persetujuan upgrade OS
+#   3  1 x 24 jam  = 1 x 1440 = 1440   pemberitahuan kepada user
+#   4  180 menit   =             180   upgrade OS dilaksanakan
+#   5  1 x 24 jam  = 1 x 1440 = 1440   pengujian hasil upgrade OS
+#   6  (blank: Laporan hasil upgrade OS, operasional server dan OS)
+#   total = 30 + 10 + 1440 + 180 + 1440 = 3100 minutes
+SOP24_MINUTES = 3100
+SOP24_STEPS = 6
+
+# SOP 32 PENGHAPUSAN DATABASE: the paper's table has 6 rows and stops after the coordination
+# row; Uraian Prosedur 7-9 (delete, Kabid checks the letter, letter sent) are steps 7-9.
+SOP32_STEPS = 9
+
+
+def _load(name: str) -> SopDefinition:
+    sop, problems = load_file(SOPS / name)
+    assert not problems, [str(p) for p in problems]
+    assert sop is not None
+    return sop
+
+
+def _total_minutes(sop: SopDefinition) -> float:
+    return sum(m for s in sop.steps if (m := s.time_standard.minutes) is not None)
+
+
+def test_sop20_total_time_matches_hand_sum() -> None:
+    sop = _load("20-pembuatan-vps.yml")
+    assert sop.id == "wonosobo-20"
+    assert _total_minutes(sop) == SOP20_MINUTES
+
+
+def test_sop24_total_time_matches_hand_sum() -> None:
+    sop = _load("24-upgrade-os-server.yml")
+    assert sop.id == "wonosobo-24"
+    assert len(sop.steps) == SOP24_STEPS
+    assert _total_minutes(sop) == SOP24_MINUTES
+
+
+def test_sop20_steps_and_branches() -> None:
+    sop = _load("20-pembuatan-vps.yml")
+    assert [s.number for s in sop.steps] == list(range(1, SOP20_STEPS + 1))
+    decisions = [s for s in sop.steps if s.kind is StepKind.DECISION]
+    # Staf approves or refuses (3): approval goes to the minutes of acceptance (5), refusal to
+    # the notification to the user (4), which ends the run.
+    assert [s.number for s in decisions] == [3]
+    branches = decisions[0].branches
+    assert branches is not None
+    assert (branches.ya, branches.tidak) == (5, 4)
+    assert sop.step(4).kind is StepKind.NOTIFY
+    assert sop.step(4).next == "end"
+    # Kasi verifies the approval before the VPS is made (6); no verification ends the run.
+    verify = sop.step(6)
+    assert verify.kind is StepKind.APPROVAL
+    assert verify.branches is not None
+    assert verify.branches.tidak == "end"
+    assert verify.technical
+    assert verify.automation is not None
+    assert verify.automation.status == "pending"
+    # the paths through the runner
+    refused = after(sop, sop.step(3), "tidak")
+    assert (refused.step, refused.rejects_request) == (4, True)
+    assert after(sop, sop.step(4)).step is None
+    assert after(sop, sop.step(3), "ya").step == 5
+    assert after(sop, sop.step(5)).step == 6
+    assert after(sop, sop.step(6), "ya").step == 7
+
+
+def test_sop32_steps_and_branches() -> None:
+    sop = _load("32-penghapusan-database.yml")
+    assert sop.id == "wonosobo-32"
+    assert [s.number for s in sop.steps] == list(range(1, SOP32_STEPS + 1))
+    decisions = {s.number: s for s in sop.steps if s.kind is StepKind.DECISION}
+    assert sorted(decisions) == [3, 5]
+    # Kabid decides whether the deletion may go ahead; no goes to the reply letter (8).
+    go_ahead = decisions[3].branches
+    assert go_ahead is not None
+    assert (go_ahead.ya, go_ahead.tidak) == (4, 8)
+    # The backup decision comes before anything is deleted: Uraian Prosedur 5 sends "tidak"
+    # to the coordination with the SKPD (6) and "ya" straight to the deletion (7).
+    backup = decisions[5].branches
+    assert backup is not None
+    assert (backup.ya, backup.tidak) == (7, 6)
+    assert sop.step(6).next is None  # coordination continues with the deletion
+    assert after(sop, sop.step(6)).step == 7
+    deletion = [s for s in sop.steps if s.technical]
+    assert [s.number for s in deletion] == [7]
+    assert deletion[0].automation is not None
+    assert deletion[0].automation.status == "pending"
+    # steps 7-9 are not in the paper's table: no time standard
+    assert all(sop.step(n).time_standard.minutes is None for n in (7, 8, 9))
