@@ -19,20 +19,28 @@ SSH_PORT="${SOP_ROUTER_SSH_PORT:-2222}"
 SSH_USER="${SOP_ROUTER_USER:-sopnet}"
 FRR_BIN=/usr/lib/frr
 ROUTERS=(rtr-edge-01 rtr-core-01 rtr-isp rtr-edge-02)
-HOSTS=(dmz-gw srv-dinkes)
+HOSTS=(dmz-gw srv-dmz-dinkes-01 srv-dmz-bkd-01)
 PATCH="${NSP}patch"
 
 declare -A MGMT=([rtr-edge-01]=127.0.100.11 [rtr-core-01]=127.0.100.12 [rtr-isp]=127.0.100.13 [rtr-edge-02]=127.0.100.14)
-declare -A SHORT=([rtr-edge-01]=e01 [rtr-core-01]=cor [rtr-isp]=isp [rtr-edge-02]=e02 [dmz-gw]=dmz [srv-dinkes]=srv)
-# node:iface -> patch-panel bridge. rtr-edge-02's ports exist but stay unpatched (no carrier).
+declare -A SHORT=([rtr-edge-01]=e01 [rtr-core-01]=cor [rtr-isp]=isp [rtr-edge-02]=e02 [dmz-gw]=dmz
+                  [srv-dmz-dinkes-01]=sdk [srv-dmz-bkd-01]=sbk)
+# node:iface:bridge[:pvid]. The names and addresses follow NetBox (inventory/seed/*.yml).
+# rtr-edge-02's ports exist but stay unpatched (no carrier) until the cables are moved.
 LINKS=(
-  "rtr-isp:eth0:br-upl" "rtr-edge-01:eth0:br-upl" "rtr-edge-02:eth0:"
-  "rtr-edge-01:eth1:br-core" "rtr-core-01:eth0:br-core" "rtr-edge-02:eth1:"
-  "rtr-core-01:eth1:br-dmz" "dmz-gw:eth0:br-dmz"
-  "rtr-core-01:eth2:br-access"
-  "dmz-gw:eth1:br-srv" "srv-dinkes:eth0:br-srv"
+  "rtr-isp:eth0:br-wan" "rtr-edge-01:eth0:br-wan" "rtr-edge-02:eth0:"
+  "rtr-edge-01:eth1:br-core" "rtr-core-01:eth1:br-core" "rtr-edge-02:eth1:"
+  "rtr-edge-01:eth2:br-pub" "dmz-gw:eth0:br-pub" "rtr-edge-02:eth2:"
+  "rtr-core-01:eth2:" "rtr-core-01:eth3:"
+  "dmz-gw:eth1:br-v20" "srv-dmz-dinkes-01:eth0:br-v20" "srv-dmz-bkd-01:eth0:br-v20"
 )
-EDGE_PORTS=(eth0 eth1)
+EDGE_PORTS=(eth0 eth1 eth2)
+declare -A EDGE_FAR=([eth0]=isp-eth0 [eth1]=cor-eth1 [eth2]=dmz-eth0)
+declare -A EDGE_BR=([eth0]=br-wan [eth1]=br-core [eth2]=br-pub)
+# The core's SVIs (NetBox: rtr-core-01 vlanNN). This kernel has no 802.1Q (8021q) nor VLAN-aware
+# bridges, so an SVI is a veth into its own bridge "br-vNN": the same L3 view from FRR.
+CORE_VLANS=(10 20 100 110 120 130 140 150)
+declare -A SERVER_IP=([srv-dmz-dinkes-01]=10.30.1.11 [srv-dmz-bkd-01]=10.30.1.12)
 
 ns() { echo "${NSP}$1"; }
 has_ns() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
@@ -47,28 +55,29 @@ frr defaults traditional
 hostname rtr-edge-01
 service integrated-vtysh-config
 !
-ip route 203.0.113.0/24 blackhole
+ip route 203.0.113.10/32 203.0.113.3
 !
 interface eth0
- description uplink rtr-isp
+ description WAN: uplink to rtr-isp
  ip address 198.51.100.2/30
 exit
 !
 interface eth1
- description core rtr-core-01
- ip address 10.0.0.1/30
+ description to rtr-core-01 eth1
+ ip address 10.30.255.1/30
  ip ospf area 0
  ip ospf network point-to-point
  ip ospf retransmit-interval 1
 exit
 !
-interface lo
- ip address 10.255.0.1/32
- ip ospf area 0
+interface eth2
+ description Public segment 203.0.113.0/24
+ ip address 203.0.113.1/24
+ ip address 203.0.113.2/24
 exit
 !
 router bgp 64512
- bgp router-id 10.255.0.1
+ bgp router-id 10.30.255.1
  no bgp ebgp-requires-policy
  neighbor 198.51.100.1 remote-as 64500
  neighbor 198.51.100.1 description rtr-isp
@@ -81,42 +90,77 @@ router bgp 64512
 exit
 !
 router ospf
- ospf router-id 10.255.0.1
- passive-interface lo
+ ospf router-id 10.30.255.1
  default-information originate
 exit
 !
 EOF
     ;;
-    rtr-core-01) cat <<'EOF'
+    rtr-core-01)
+      cat <<'EOF'
 frr defaults traditional
 hostname rtr-core-01
 service integrated-vtysh-config
 !
-ip route 203.0.113.0/24 10.0.2.2
-!
-interface eth0
- description core rtr-edge-01
- ip address 10.0.0.2/30
+interface eth1
+ description to rtr-edge-01 eth1
+ ip address 10.30.255.2/30
  ip ospf area 0
  ip ospf network point-to-point
  ip ospf retransmit-interval 1
 exit
 !
-interface eth1
- description dmz dmz-gw
- ip address 10.0.2.1/30
+interface eth2
+ description trunk to hv-01
 exit
 !
-interface lo
- ip address 10.255.0.2/32
- ip address 203.0.113.254/32
- ip ospf area 0
+interface eth3
+ description trunk to hv-02
+exit
+!
+interface vlan10
+ description SVI MGMT
+ ip address 10.30.0.1/24
+exit
+!
+interface vlan20
+ description SVI DMZ
+ ip address 10.30.1.1/24
+exit
+!
+interface vlan100
+ description SVI SRV-DISKOMINFO
+ ip address 10.30.100.1/24
+exit
+!
+interface vlan110
+ description SVI SKPD-DINKES
+ ip address 10.30.110.1/24
+exit
+!
+interface vlan120
+ description SVI SKPD-BKD
+ ip address 10.30.120.1/24
+exit
+!
+interface vlan130
+ description SVI SKPD-BAPPEDA
+ ip address 10.30.130.1/24
+exit
+!
+interface vlan140
+ description SVI SKPD-DISDUKCAPIL
+ ip address 10.30.140.1/24
+exit
+!
+interface vlan150
+ description SVI SKPD-DISDIK
+ ip address 10.30.150.1/24
 exit
 !
 router ospf
- ospf router-id 10.255.0.2
- passive-interface lo
+ ospf router-id 10.30.255.2
+ redistribute connected
 exit
 !
 EOF
@@ -126,8 +170,10 @@ frr defaults traditional
 hostname rtr-isp
 service integrated-vtysh-config
 !
+ip route 10.30.0.0/16 198.51.100.2
+!
 interface eth0
- description customer dc-wonosobo
+ description Customer: Diskominfo Wonosobo
  ip address 198.51.100.1/30
 exit
 !
@@ -190,11 +236,9 @@ make_node_ns() {
 make_links() {
   has_ns "$PATCH" || ip netns add "$PATCH"
   ip -n "$PATCH" link set lo up
-  local l node ifc br peer
-  for br in br-upl br-core br-dmz br-srv br-access; do
-    ip -n "$PATCH" link show "$br" >/dev/null 2>&1 || ip -n "$PATCH" link add name "$br" type bridge mcast_snooping 0
-    ip -n "$PATCH" link set "$br" up
-  done
+  local l node ifc br peer fresh=0
+  [[ -f "$LAB/cables" ]] || fresh=1
+  for br in br-wan br-core br-pub br-v20; do ensure_bridge "$br"; done
   for l in "${LINKS[@]}"; do
     IFS=: read -r node ifc br <<<"$l"
     peer="${SHORT[$node]}-$ifc"
@@ -202,13 +246,24 @@ make_links() {
       ip -n "$(ns "$node")" link add name "$ifc" type veth peer name "$peer" netns "$PATCH"
     fi
     ip -n "$(ns "$node")" link set "$ifc" up
-    if [[ -n "$br" && ! -f "$LAB/cables" ]]; then
+    ((fresh)) || continue
+    if [[ -n "$br" ]]; then
       ip -n "$PATCH" link set "$peer" master "$br" up
-    elif [[ -z "$br" && ! -f "$LAB/cables" ]]; then
+    elif [[ $node == rtr-edge-02 ]]; then
       ip -n "$PATCH" link set "$peer" down
+    else
+      ip -n "$PATCH" link set "$peer" up
     fi
   done
-  [[ -f "$LAB/cables" ]] || echo rtr-edge-01 >"$LAB/cables"
+  local v
+  for v in "${CORE_VLANS[@]}"; do cmd_vlan rtr-core-01 eth2 "$v"; done
+  ((fresh)) && echo rtr-edge-01 >"$LAB/cables"
+  return 0
+}
+
+ensure_bridge() {
+  ip -n "$PATCH" link show "$1" >/dev/null 2>&1 || ip -n "$PATCH" link add name "$1" type bridge mcast_snooping 0
+  ip -n "$PATCH" link set "$1" up
 }
 
 start_router() {
@@ -271,17 +326,36 @@ EOF
 
 setup_hosts() {
   local g; g="$(ns dmz-gw)"
-  ip -n "$g" addr replace 10.0.2.2/30 dev eth0
-  ip -n "$g" addr replace 10.20.0.1/24 dev eth1
-  ip -n "$g" route replace default via 10.0.2.1
-  local s; s="$(ns srv-dinkes)"
-  ip -n "$s" addr replace 10.20.0.10/24 dev eth0
-  ip -n "$s" route replace default via 10.20.0.1
-  # The SKPD's web server: answers any TCP connection on :80 with its name.
-  if ! pid_alive "$LAB/srv-dinkes.pid"; then
-    ip netns exec "$s" socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo srv-dinkes' >/dev/null 2>&1 &
-    echo $! >"$LAB/srv-dinkes.pid"
+  ip -n "$g" addr replace 203.0.113.3/24 dev eth0
+  ip -n "$g" addr replace 10.30.1.254/24 dev eth1
+  ip -n "$g" route replace default via 203.0.113.1
+  # dmz-gw's NAT table: the public addresses NetBox already lists as published (203.0.113.10
+  # -> srv-dmz-dinkes-01), in the format roles/public_ip_nat manages.
+  if ! ip netns exec "$g" nft list table ip sop_nat >/dev/null 2>&1; then
+    ip netns exec "$g" nft -f - <<'EOF'
+table ip sop_nat {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    ip daddr 203.0.113.10 dnat to 10.30.1.11 comment "sop57 203.0.113.10"
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "eth0" ip saddr 10.30.1.11 ip daddr != 10.0.0.0/8 snat to 203.0.113.10 comment "sop57 203.0.113.10"
+  }
+}
+EOF
   fi
+  local s srv
+  for srv in "${!SERVER_IP[@]}"; do
+    s="$(ns "$srv")"
+    ip -n "$s" addr replace "${SERVER_IP[$srv]}/24" dev eth0
+    ip -n "$s" route replace default via 10.30.1.254
+    # The SKPD's web server: answers any TCP connection on :80 with its name.
+    if ! pid_alive "$LAB/$srv.pid"; then
+      ip netns exec "$s" setsid socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo $srv" >/dev/null 2>&1 &
+      echo $! >"$LAB/$srv.pid"
+    fi
+  done
 }
 
 cmd_up() {
@@ -314,7 +388,7 @@ stop_pidfile() {
 cmd_down() {
   [[ -d "$LAB" ]] || { log "router lab is not up"; return 0; }
   local r f node
-  stop_pidfile "$LAB/srv-dinkes.pid"
+  for f in "$LAB"/srv-*.pid; do stop_pidfile "$f"; done
   for r in "${ROUTERS[@]}"; do
     for f in "$LAB/$r"/run/*.pid; do stop_pidfile "$f"; done
     [[ -f "$LAB/$r/uts" ]] && umount "$LAB/$r/uts" 2>/dev/null || true
@@ -356,18 +430,15 @@ cmd_cables() {
   esac
   [[ -f "$LAB/cables" ]] || die "router lab is not up"
   if [[ "$(cat "$LAB/cables")" == "$to" ]]; then log "cables already on $to"; return 0; fi
-  local p br far
-  declare -A BR=([eth0]=br-upl [eth1]=br-core)
-  declare -A FAR=([eth0]=isp-eth0 [eth1]=cor-eth0)
+  local p
   for p in "${EDGE_PORTS[@]}"; do
-    br="${BR[$p]}"; far="${FAR[$p]}"
-    ip -n "$PATCH" link set "$far" down
+    ip -n "$PATCH" link set "${EDGE_FAR[$p]}" down
     ip -n "$PATCH" link set "${SHORT[$from]}-$p" nomaster
     ip -n "$PATCH" link set "${SHORT[$from]}-$p" down
-    ip -n "$PATCH" link set "${SHORT[$to]}-$p" master "$br" up
+    ip -n "$PATCH" link set "${SHORT[$to]}-$p" master "${EDGE_BR[$p]}" up
   done
   sleep 0.5
-  for p in "${EDGE_PORTS[@]}"; do ip -n "$PATCH" link set "${FAR[$p]}" up; done
+  for p in "${EDGE_PORTS[@]}"; do ip -n "$PATCH" link set "${EDGE_FAR[$p]}" up; done
   echo "$to" >"$LAB/cables"
   log "edge cables moved from $from to $to"
 }
@@ -377,11 +448,17 @@ cmd_vlan() {
   n="$(ns "$r")"
   has_ns "$n" || die "no namespace for $r"
   if [[ "${4:-}" == "absent" ]]; then
-    ip -n "$n" link del "$ifc.$vid" 2>/dev/null || true
+    ip -n "$n" link del "vlan$vid" 2>/dev/null || true
+    ip -n "$PATCH" link del "br-v$vid" 2>/dev/null || true
     return 0
   fi
-  ip -n "$n" link show "$ifc.$vid" >/dev/null 2>&1 || ip -n "$n" link add link "$ifc" name "$ifc.$vid" type vlan id "$vid"
-  ip -n "$n" link set "$ifc.$vid" up
+  # NetBox names SVIs "vlanNN": a veth into the VLAN's bridge (see CORE_VLANS).
+  ensure_bridge "br-v$vid"
+  if ! ip -n "$n" link show "vlan$vid" >/dev/null 2>&1; then
+    ip -n "$n" link add name "vlan$vid" type veth peer name "${SHORT[$r]}-v$vid" netns "$PATCH"
+  fi
+  ip -n "$PATCH" link set "${SHORT[$r]}-v$vid" master "br-v$vid" up
+  ip -n "$n" link set "vlan$vid" up
 }
 
 case "${1:-}" in
