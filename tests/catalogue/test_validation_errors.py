@@ -139,6 +139,12 @@ def test_decision_without_branches(root: Path) -> None:
     assert_problem(problems_of(root, d), ("steps[1]",), "a decision step needs 'branches'")
 
 
+def test_next_target_missing(root: Path) -> None:
+    d = base()
+    d["steps"][0]["next"] = 42
+    assert_problem(problems_of(root, d), ("steps[0]", "next"), "step 42 does not exist")
+
+
 def test_unknown_document(root: Path) -> None:
     d = base()
     d["steps"][4]["document"] = "surat_hilang"

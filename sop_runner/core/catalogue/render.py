@@ -68,6 +68,8 @@ def keterangan(sop: SopDefinition, step: Step) -> str:
         if step.kind is StepKind.DECISION or step.branches.ya is not None:
             notes.append(f"Y→{_target(sop, step, step.branches.ya)}")
         notes.append(f"T→{_target(sop, step, step.branches.tidak)}")
+    if step.next is not None:  # the row does not flow into the one below it (e.g. after a rejection)
+        notes.append(f"lanjut→{_target(sop, step, step.next)}")
     if step.approves_plan_of is not None:
         notes.append(f"menyetujui rencana langkah {step.approves_plan_of}")
     if step.remarks:
