@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sop_runner.config import load_config
+from sop_runner.config import load_config, repo_root
 from sop_runner.service.personas import init_personas
 from sop_runner.service.runs import RunService
 
@@ -58,12 +58,12 @@ def write_config(tmp_path: Path, persona_dir: Path, database: str, catalogue: Pa
     """A runner config whose users are the personas (plus extras) with absolute key paths."""
     base = yaml.safe_load((persona_dir / "sop.yml").read_text(encoding="utf-8"))
     users = []
-    for u in base["users"] + (extra_users or []):
-        u = dict(u)
+    for item in base["users"] + (extra_users or []):
+        user = dict(item)
         for key in ("public_key_file", "private_key_file"):
-            if key in u:
-                u[key] = str((persona_dir / u[key]).resolve())
-        users.append(u)
+            if key in user:
+                user[key] = str((persona_dir / user[key]).resolve())
+        users.append(user)
     cfg = {"home": str(tmp_path / "home"), "database": database, "catalogue": str(catalogue), "users": users,
            "secret_env": ["NETBOX_TOKEN", "SOP_TEST_SECRET"]}
     path = tmp_path / "sop.yml"
@@ -83,3 +83,21 @@ def config_path(tmp_path: Path, persona_dir: Path, database_url: str) -> Path:
 def svc(config_path: Path) -> RunService:
     """The run service under test."""
     return RunService(load_config(str(config_path)))
+
+
+@pytest.fixture
+def e2e_config(tmp_path: Path, persona_dir: Path, netbox_lab: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A runner config over the real catalogue, talking to the lab NetBox (reset first)."""
+    from sop_runner import lab
+
+    lab.reset()
+    url, token = netbox_lab
+    monkeypatch.setenv("NETBOX_URL", url)
+    monkeypatch.setenv("NETBOX_TOKEN", token)
+    return write_config(tmp_path, persona_dir, f"sqlite:///{tmp_path / 'sop.db'}", repo_root() / "sops")
+
+
+@pytest.fixture
+def e2e(e2e_config: Path) -> RunService:
+    """The run service over the real catalogue."""
+    return RunService(load_config(str(e2e_config)))
