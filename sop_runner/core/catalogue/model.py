@@ -169,6 +169,11 @@ class Branches(_Strict):
 
     ya: Target | None = Field(default=None, description="default: the next step")
     tidak: Target = Field(description="the 'no' branch")
+    tidak_rejects: bool | None = Field(
+        default=None,
+        description="whether 'tidak' refuses the request; default: yes when it goes forward or to end, "
+        "no when it goes back (a revision loop)",
+    )
 
 
 class Step(_Strict):

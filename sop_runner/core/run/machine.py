@@ -25,9 +25,10 @@ def after(sop: SopDefinition, step: Step, answer: str | None = None) -> Next:
     if step.kind in (StepKind.DECISION, StepKind.APPROVAL) and step.branches is not None:
         if answer == "tidak":
             target = step.branches.tidak
+            explicit = step.branches.tidak_rejects
             if target == "end":
-                return Next(None, rejects_request=True)
-            return Next(int(target), rejects_request=int(target) > step.number)
+                return Next(None, rejects_request=True if explicit is None else explicit)
+            return Next(int(target), rejects_request=int(target) > step.number if explicit is None else explicit)
         if step.branches.ya is not None:
             return Next(None) if step.branches.ya == "end" else Next(int(step.branches.ya))
     elif answer == "tidak":
