@@ -98,15 +98,14 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
     for step_no, rec in state.urgent.items():
         gate_step = next((s.number for s in sop.steps if s.approves_plan_of == step_no), None)
         gate = state.gate_for(gate_step) if gate_step else None
-        status = f"disetujui kemudian oleh {gate.user}" if gate and gate.action == "approve" else "BELUM DISETUJUI"
         urgent.append(
             {
                 "step": step_no,
                 "by": rec.get("by", ""),
-                "at": rec.get("at", ""),
+                "at": str(rec.get("at", ""))[:19],
                 "reason": rec.get("reason", ""),
                 "deadline": rec.get("deadline", ""),
-                "status": status,
+                "status": urgent_status(rec, gate),
             }
         )
     number_text = f"nomor {sop.source.number}" if sop.source.number else ""
@@ -157,6 +156,24 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
         "TimeKind": TimeKind,
         "format_minutes": format_minutes,
     }
+
+
+def urgent_status(rec: dict[str, Any], gate: Any) -> str:
+    """Whether the late approval of an urgent apply came, and within its deadline."""
+    from datetime import timedelta
+
+    from sop_runner.core.timestd import parse_time
+
+    at = datetime.fromisoformat(str(rec.get("at")))
+    limit = parse_time(str(rec.get("deadline", ""))).minutes or 24 * 60
+    due = at + timedelta(minutes=limit)
+    if gate is not None and gate.action == "approve":
+        late = " (TERLAMBAT)" if gate.at > due else ""
+        return f"disetujui kemudian oleh {gate.user} pada {gate.at:%Y-%m-%d %H:%M}{late}"
+    if gate is not None:
+        return f"DITOLAK kemudian oleh {gate.user}"
+    overdue = datetime.now(UTC) > due
+    return "BELUM DISETUJUI" + (" dan MELEWATI BATAS" if overdue else f" (batas {due:%Y-%m-%d %H:%M} UTC)")
 
 
 def _approved_diff(events: list[Any], step: int, plan_hash: str) -> str:

@@ -259,6 +259,28 @@ class RunService:
         if nxt.step is None:
             outcome = "rejected" if state.rejected or nxt.rejects_request else "completed"
             return self._append(state, [Event(Ev.CLOSED, "sop-runner", {"outcome": outcome})])
+        nxt_step = sop.step(nxt.step)
+        if nxt_step.kind is StepKind.AUTOMATED and nxt.step in state.urgent and nxt.step in state.applied:
+            # Applied earlier on the urgent path and now approved: record it, do not apply twice.
+            state = self._append(
+                state,
+                [
+                    Event(Ev.STEP_STARTED, "sop-runner", {"step": nxt.step}),
+                    Event(
+                        Ev.STEP_COMPLETED,
+                        "sop-runner",
+                        {
+                            "step": nxt.step,
+                            "outcome": "applied",
+                            "note": "applied earlier on the urgent path",
+                            "evidence": [],
+                        },
+                    ),
+                ],
+            )
+            for doc_id in nxt_step.produces:
+                state = self._issue(state, sop, doc_id, "sop-runner")
+            return self._advance(state, sop, nxt_step, "ya")
         return self._append(state, [Event(Ev.STEP_STARTED, "sop-runner", {"step": nxt.step})])
 
     def _sign_or_check(
@@ -383,6 +405,9 @@ class RunService:
                     hint=f"run `sop plan {run_id}` first, read it, then approve",
                 )
             plan_hash = plan.hash
+            if cur.approves_plan_of in state.urgent and cur.approves_plan_of in state.applied:
+                # A late approval on the urgent path signs what was actually applied.
+                plan_hash = state.applied[cur.approves_plan_of]
         if not approve and not comment.strip():
             raise InvalidInputError("a rejection needs a reason", hint="pass --comment TEXT")
         action = "approve" if approve else "reject"
@@ -510,6 +535,8 @@ class RunService:
         state = self.state(run_id)
         sop = self.sop_of(state)
         cur = self._current(state, sop, None)
+        if urgent_reason and cur.approves_plan_of is not None:
+            return self._urgent_apply(state, sop, cur, username, urgent_reason)
         if cur.kind is not StepKind.AUTOMATED or cur.automation is None:
             raise ConflictError(f"step {cur.number} is a {cur.kind}, not an automated step")
         user = self.cfg.user(username)
@@ -530,6 +557,15 @@ class RunService:
                 raise ForbiddenError(f"step {cur.number} needs the approval of step {gate_step.number} first")
         return self._apply_current(state, sop, cur, username, approved_hash, urgent=urgent, urgent_reason=urgent_reason)
 
+    def _urgent_apply(self, state: RunState, sop: SopDefinition, gate: Step, username: str, reason: str) -> RunState:
+        """Emergency SOPs: apply the bound step now; the gate stays open for the late approval."""
+        if not sop.urgent_path:
+            raise ForbiddenError(f"{sop.id} has no urgent path", hint="get the approval first")
+        assert gate.approves_plan_of is not None
+        target = sop.step(gate.approves_plan_of)
+        check_may_act(sop, state, target, self.cfg.user(username))
+        return self._apply_current(state, sop, target, username, "", urgent=True, urgent_reason=reason, advance=False)
+
     def _apply_current(
         self,
         state: RunState,
@@ -541,6 +577,7 @@ class RunService:
         urgent: bool = False,
         urgent_reason: str = "",
         resumed: bool = False,
+        advance: bool = True,
     ) -> RunState:
         assert cur.automation is not None
         run_ctx = {"id": state.run_id, "requester": state.requester, "sop": state.sop_id}
@@ -657,6 +694,8 @@ class RunService:
                 )
         finally:
             self.store.release_locks(state.run_id)
+        if not advance:
+            return state  # urgent path: the run waits at the gate for the late approval
         for doc_id in cur.produces:
             state = self._issue(state, sop, doc_id, username)
         return self._advance(state, sop, cur, "ya")

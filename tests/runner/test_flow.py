@@ -203,3 +203,32 @@ def test_cancel_needs_reason_and_ends_the_run(svc: RunService, tmp_path: Path) -
         svc.cancel(run_id, "agus.dinkes", "")
     svc.cancel(run_id, "agus.dinkes", "tidak jadi")
     assert svc.state(run_id).status is RunStatus.CANCELLED
+
+
+def test_urgent_path_acts_first_and_is_approved_afterwards(svc: RunService, tmp_path: Path) -> None:
+    target = tmp_path / "urgent.txt"
+    run_id = svc.request("test-urgent", "agus.dinkes", {"skpd": "dinkes", "path": str(target), "content": "tambal"}).run_id
+    svc.decide(run_id, "hendra.kabid", "ya", "serangan terkonfirmasi")
+    svc.apply(run_id, "budi.teknis", urgent_reason="serangan aktif, patch sekarang")
+    state = svc.state(run_id)
+    assert target.read_text() == "tambal\n", "the urgent apply acts before approval"
+    assert state.current == 3 and 4 in state.urgent and 4 in state.applied
+    applied_hash = state.applied[4]
+    svc.approve(run_id, "rina.kasi", True, "disetujui setelah tindakan darurat")
+    state = svc.state(run_id)
+    assert state.gates[-1].plan_hash == applied_hash, "the late approval signs the applied plan"
+    assert state.current == 5, "the applied step is recorded, not applied twice"
+    svc.approve(run_id, "sutrisno.kadis", True, "BA")
+    svc.complete(run_id, "rina.kasi", note="laporan")
+    state = svc.state(run_id)
+    assert state.status is RunStatus.CLOSED and applied_hash
+    laporan = Path(state.documents["laporan"]["files"]["md"]).read_text()
+    assert "JALUR DARURAT" in laporan and "disetujui kemudian oleh rina.kasi" in laporan
+
+
+def test_urgent_path_refused_where_the_sop_has_none(svc: RunService, tmp_path: Path) -> None:
+    run_id = _request(svc, tmp_path / "x")
+    svc.decide(run_id, "hendra.kabid", "ya", "ok")
+    with pytest.raises(ForbiddenError, match="has no urgent path"):
+        svc.apply(run_id, "budi.teknis", urgent_reason="buru-buru")
+    assert not (tmp_path / "x").exists()

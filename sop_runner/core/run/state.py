@@ -203,7 +203,7 @@ def apply_event(state: RunState, event: Event) -> None:
         state.status = RunStatus.INTERRUPTED
         state.apply_pid = None
     elif kind is Ev.URGENT_APPLY:
-        state.urgent[int(data["step"])] = dict(data)
+        state.urgent[int(data["step"])] = {**data, "by": event.actor, "at": event.ts}
     elif kind is Ev.RESUMED:
         state.status = RunStatus.OPEN
         state.last_error = ""
