@@ -9,6 +9,10 @@ import pytest
 
 from sop_runner import lab
 from sop_runner.errors import SopError
+from sop_runner.lab.lock import session_lock
+
+# How long a session waits for another session on the same clone to finish with the lab.
+_LAB_WAIT_S = 1800.0
 
 
 @pytest.fixture(scope="session")
@@ -16,15 +20,17 @@ def netbox_lab() -> Iterator[tuple[str, str]]:
     """(url, token) of the lab NetBox, started if needed and left running afterwards.
 
     A lab that cannot start fails the tests that need it, with the reason: a skip would let
-    a broken environment pass as green.
+    a broken environment pass as green. The session holds the lab alone (other sessions on
+    this clone wait), because tests reset it and assert on exact objects.
     """
     try:
-        status = lab.up()
+        with session_lock(lab.LabPaths.default(), timeout=_LAB_WAIT_S):
+            status = lab.up()
+            if not (status.netbox_url and status.netbox_token):
+                pytest.fail(f"the NetBox lab reports no URL/token: {status}", pytrace=False)
+            yield status.netbox_url, status.netbox_token
     except SopError as exc:
         pytest.fail(f"the NetBox lab could not start: {exc}\n  fix: {exc.hint}", pytrace=False)
-    if not (status.netbox_url and status.netbox_token):
-        pytest.fail(f"the NetBox lab started but reports no URL/token: {status}", pytrace=False)
-    yield status.netbox_url, status.netbox_token
 
 
 @pytest.fixture(scope="session")

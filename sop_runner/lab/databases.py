@@ -71,6 +71,13 @@ def working_usable(port: int) -> bool:
 
 
 def recreate_working(port: int, template: str = SEEDED_DB) -> None:
-    """Replace the working database with a fresh copy of ``template`` (~0.5 s)."""
+    """Replace the working database with a fresh copy of ``template`` (~0.5 s).
+
+    The copy is made under another name and renamed into place, so NetBox's clients see
+    "database does not exist" for milliseconds rather than for the whole copy.
+    """
+    staging = f"{WORKING_DB}_next"
+    postgres.drop_database(port, staging)
+    postgres.create_database(port, staging, template=template)
     postgres.drop_database(port, WORKING_DB)
-    postgres.create_database(port, WORKING_DB, template=template)
+    postgres.rename_database(port, staging, WORKING_DB)

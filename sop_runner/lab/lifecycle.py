@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sop_runner.errors import EnvironmentProblemError
 from sop_runner.lab import databases, netbox, postgres, redis, seed
+from sop_runner.lab.lock import lab_lock
 from sop_runner.lab.paths import LabPaths
 from sop_runner.lab.ports import choose_port, require_free
 from sop_runner.lab.secretstore import LabSecrets, load_or_create
@@ -18,6 +19,7 @@ from sop_runner.lab.state import (
     Ports,
     load_ports,
     netbox_url,
+    read_env_file,
     save_ports,
     write_client_files,
 )
@@ -25,6 +27,9 @@ from sop_runner.lab.state import (
 PG_PORT_ENV = "SOP_LAB_PG_PORT"
 REDIS_PORT_ENV = "SOP_LAB_REDIS_PORT"
 NETBOX_PORT_ENV = "SOP_LAB_NETBOX_PORT"
+# A loaded 2-core machine can take seconds to answer; these bound how long we wait.
+_STATUS_PROBE_S = 5.0
+_BUSY_NETBOX_GRACE_S = 90.0
 
 
 class _Timer:
@@ -54,15 +59,11 @@ def status(paths: LabPaths | None = None) -> LabStatus:
     redis_pid = redis.running_pid(paths)
     nb_pid = netbox.running_pid(paths)
     url = netbox_url(ports) if ports else ""
-    token = ""
-    if paths.netbox_env.exists():
-        from sop_runner.lab.state import read_env_file
-
-        token = read_env_file(paths.netbox_env).get("NETBOX_TOKEN", "")
+    token = read_env_file(paths.netbox_env).get("NETBOX_TOKEN", "")
     detail = ""
     version = ""
     if nb_pid and url:
-        answer = netbox.api_status(url, token)
+        answer = netbox.api_status(url, token, timeout=_STATUS_PROBE_S)
         if answer is None:
             detail = "not answering /api/status/"
         elif "http_status" in answer:
@@ -98,8 +99,13 @@ def status(paths: LabPaths | None = None) -> LabStatus:
 def up(paths: LabPaths | None = None) -> LabStatus:
     """Start whatever of the lab is not running; on failure stop what this call started."""
     paths = paths or LabPaths.default()
+    with lab_lock(paths):
+        return _up_locked(paths)
+
+
+def _up_locked(paths: LabPaths) -> LabStatus:
     attempt = _Attempt(paths)
-    current = status(paths)
+    current = _status_waiting_for_busy_netbox(paths)
     if current.running:
         current.already_running = True
         current.timings = {"total": attempt.timer.total()}
@@ -122,6 +128,25 @@ def up(paths: LabPaths | None = None) -> LabStatus:
     result.started = attempt.started
     result.timings = {**attempt.timer.timings, "total": attempt.timer.total()}
     return result
+
+
+def _status_waiting_for_busy_netbox(paths: LabPaths) -> LabStatus:
+    """The status, after giving a running but unresponsive NetBox time to answer.
+
+    On a loaded machine gunicorn can miss a few-second probe; restarting it then would cut
+    off every other client of the lab, so only a NetBox that stays silent is restarted.
+    """
+    current = status(paths)
+    services_up = all(c.running for c in current.components if c.name != "netbox")
+    ports = load_ports(paths)
+    if current.running or not services_up or ports is None:
+        return current
+    if netbox.running_pid(paths) is None:
+        return current
+    token = read_env_file(paths.netbox_env).get("NETBOX_TOKEN", "")
+    with suppress(EnvironmentProblemError):
+        netbox.wait_ready(paths, netbox_url(ports), token, timeout=_BUSY_NETBOX_GRACE_S)
+    return status(paths)
 
 
 @dataclass
@@ -157,13 +182,13 @@ class _Attempt:
             self.undo.append(lambda: redis.stop(paths))
             self.started.append(f"redis on 127.0.0.1:{redis_port}")
 
-        # A gunicorn left from a half-finished earlier run serves a stale config: restart it.
+        # A gunicorn that is running here failed to answer (see up): restart it.
         netbox.stop(paths)
         nb_port = choose_port(NETBOX_PORT_ENV, previous.netbox if previous else None)
-        # Checked before the database work, not only at bind time, so a taken port fails fast.
-        require_free("NetBox", nb_port, NETBOX_PORT_ENV)
         ports = Ports(postgres=pg_port, redis=redis_port, netbox=nb_port)
         save_ports(paths, ports)
+        # Checked before the database work, not only at bind time, so a taken port fails fast.
+        require_free("NetBox", nb_port, NETBOX_PORT_ENV)
         return ports
 
     def start_netbox(self, ports: Ports, token: str) -> None:
@@ -211,6 +236,11 @@ class _Attempt:
 def down(paths: LabPaths | None = None) -> list[str]:
     """Stop the lab's processes (by their pid files); returns what was stopped."""
     paths = paths or LabPaths.default()
+    with lab_lock(paths):
+        return _down_locked(paths)
+
+
+def _down_locked(paths: LabPaths) -> list[str]:
     stopped: list[str] = []
     if netbox.stop(paths):
         stopped.append("netbox")
@@ -224,7 +254,14 @@ def down(paths: LabPaths | None = None) -> list[str]:
 def reset(paths: LabPaths | None = None) -> float:
     """Bring NetBox back to the seed state in seconds; returns the time it took."""
     paths = paths or LabPaths.default()
-    began = time.monotonic()
+    with lab_lock(paths):
+        # Timed inside the lock: waiting for another process's `up` is not the reset's cost.
+        began = time.monotonic()
+        _reset_locked(paths)
+        return round(time.monotonic() - began, 2)
+
+
+def _reset_locked(paths: LabPaths) -> None:
     current = status(paths)
     if not current.running:
         down_parts = ", ".join(c.name for c in current.components if not c.running)
@@ -240,16 +277,13 @@ def reset(paths: LabPaths | None = None) -> float:
         )
     databases.recreate_working(ports.postgres)
     redis.flush(ports.redis)
-    return round(time.monotonic() - began, 2)
 
 
 def postgres_admin_url(dbname: str = "postgres", paths: LabPaths | None = None) -> str:
     """Superuser URL for ``dbname`` in the lab's cluster (tests create scratch databases)."""
     paths = paths or LabPaths.default()
     if postgres.running_pid(paths) is None:
-        raise EnvironmentProblemError(
-            "the lab's PostgreSQL is not running", hint="run `sop lab up`"
-        )
+        raise EnvironmentProblemError("the lab's PostgreSQL is not running", hint="run `sop lab up`")
     port = postgres.running_port(paths)
     if port is None:
         raise EnvironmentProblemError(

@@ -71,17 +71,14 @@ def venv(paths: LabPaths) -> Path:
 
 def ensure_installed(paths: LabPaths) -> bool:
     """Install NetBox into its own venv unless present; True when it had to install."""
-    if (paths.netbox_venv / ".sop-installed").exists() and (
-        paths.netbox_venv / "bin/netbox"
-    ).exists():
+    if (paths.netbox_venv / ".sop-installed").exists() and (paths.netbox_venv / "bin/netbox").exists():
         return False
     script = repo_root() / "scripts" / "lab" / "install_netbox.sh"
     env = dict(os.environ, SOP_CACHE=str(paths.cache.parent), NETBOX_VERSION=NETBOX_VERSION)
     run(
         ["bash", str(script)],
         what=f"installing NetBox {NETBOX_VERSION}",
-        hint="needs Python >= 3.12 (or SOP_PYTHON=/path/to/python3.12), gcc and libpq-dev: "
-        "run scripts/bootstrap.sh",
+        hint="needs Python >= 3.12 (or SOP_PYTHON=/path/to/python3.12), gcc and libpq-dev: run scripts/bootstrap.sh",
         env=env,
         timeout=3600,
     )

@@ -152,8 +152,7 @@ def _wait_connectable(port: int, logfile: Path) -> None:
         except psycopg.OperationalError as exc:
             if time.monotonic() > deadline:
                 raise EnvironmentProblemError(
-                    f"PostgreSQL on port {port} does not accept connections: {exc}\n"
-                    f"{tail(logfile)}",
+                    f"PostgreSQL on port {port} does not accept connections: {exc}\n{tail(logfile)}",
                     hint=f"see {logfile}",
                 ) from exc
             time.sleep(0.2)
@@ -164,9 +163,7 @@ def stop(paths: LabPaths) -> bool:
     if running_pid(paths) is None:
         return False
     run(
-        _as_postgres(
-            [str(bindir() / "pg_ctl"), "-D", str(paths.pg_data), "-m", "fast", "-w", "stop"]
-        ),
+        _as_postgres([str(bindir() / "pg_ctl"), "-D", str(paths.pg_data), "-m", "fast", "-w", "stop"]),
         what="stopping PostgreSQL",
         hint=f"see {log_file(paths)}",
         timeout=60,
@@ -202,19 +199,13 @@ def database_comment(port: int, name: str) -> str | None:
 
 def set_database_comment(port: int, name: str, comment: str) -> None:
     with connect(port) as conn:
-        conn.execute(
-            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                sql.Identifier(name), sql.Literal(comment)
-            )
-        )
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(comment)))
 
 
 def drop_database(port: int, name: str) -> None:
     """Drop ``name``, disconnecting its sessions first (WITH FORCE, PostgreSQL >= 13)."""
     with connect(port) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def create_database(port: int, name: str, template: str | None = None) -> None:
@@ -225,15 +216,15 @@ def create_database(port: int, name: str, template: str | None = None) -> None:
             return
         # A template may not have other sessions while it is copied.
         conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (template,),
         )
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
-        )
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+
+
+def rename_database(port: int, old: str, new: str) -> None:
+    with connect(port) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old), sql.Identifier(new)))
 
 
 def has_netbox_schema(port: int, name: str) -> bool:

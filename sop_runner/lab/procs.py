@@ -47,9 +47,7 @@ def run(
         raise EnvironmentProblemError(f"{what}: timed out after {timeout} s", hint=hint) from exc
     if proc.returncode != 0:
         output = (proc.stderr.strip() or proc.stdout.strip())[-2000:]
-        raise EnvironmentProblemError(
-            f"{what} failed (exit {proc.returncode}):\n{output}", hint=hint
-        )
+        raise EnvironmentProblemError(f"{what} failed (exit {proc.returncode}):\n{output}", hint=hint)
     return proc.stdout
 
 
@@ -65,9 +63,7 @@ def read_pid(pidfile: Path) -> int | None:
 def cmdline(pid: int) -> str:
     """The process's command line, '' when it is gone."""
     try:
-        return (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
 

@@ -17,9 +17,7 @@ _PROCESS = "redis-server"
 def _binary() -> str:
     path = shutil.which(_PROCESS) or "/usr/bin/redis-server"
     if not shutil.which(path):
-        raise EnvironmentProblemError(
-            "redis-server not found", hint="run scripts/bootstrap.sh (installs redis-server)"
-        )
+        raise EnvironmentProblemError("redis-server not found", hint="run scripts/bootstrap.sh (installs redis-server)")
     return path
 
 
@@ -61,8 +59,7 @@ def start(paths: LabPaths, port: int) -> None:
     while command(port, "PING") != "+PONG":
         if time.monotonic() > deadline:
             raise EnvironmentProblemError(
-                f"redis-server on port {port} does not answer PING\n"
-                f"{tail(paths.logs / 'redis.log')}",
+                f"redis-server on port {port} does not answer PING\n{tail(paths.logs / 'redis.log')}",
                 hint=f"see {log_file(paths)}",
             )
         time.sleep(0.1)

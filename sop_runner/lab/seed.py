@@ -56,9 +56,7 @@ def read_sections(directory: Path | None = None) -> list[Section]:
             raise InvalidInputError(f"{path}: expected a list of sections")
         for index, raw in enumerate(doc):
             if not isinstance(raw, dict) or set(raw) != {"endpoint", "objects"}:
-                raise InvalidInputError(
-                    f"{path} section {index}: needs exactly endpoint and objects"
-                )
+                raise InvalidInputError(f"{path} section {index}: needs exactly endpoint and objects")
             if raw["endpoint"] not in SPECS:
                 raise InvalidInputError(
                     f"{path} section {index}: unknown endpoint {raw['endpoint']!r}",
@@ -75,9 +73,13 @@ class LoadReport:
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
+    # Ids of the objects the seed names, per endpoint: equal ids across two loads prove that
+    # the second load reused every object, even while others write to a shared lab.
+    ids: dict[str, set[int]] = field(default_factory=dict)
 
-    def count(self, bucket: dict[str, int], endpoint: str) -> None:
+    def count(self, bucket: dict[str, int], endpoint: str, object_id: int) -> None:
         bucket[endpoint] = bucket.get(endpoint, 0) + 1
+        self.ids.setdefault(endpoint, set()).add(object_id)
 
     @property
     def total_created(self) -> int:
@@ -110,8 +112,7 @@ class Loader:
             if len(found) != 1:
                 raise InvalidInputError(
                     f"seed reference {ref.endpoint} {key!r} matched {len(found)} objects",
-                    hint="define the referenced object earlier in inventory/seed/ "
-                    "(files load in name order)",
+                    hint="define the referenced object earlier in inventory/seed/ (files load in name order)",
                 )
             self._ids[cache_key] = int(found[0].id)
         return self._ids[cache_key]
@@ -136,15 +137,16 @@ class Loader:
                     hint="make the natural key in seed_specs.py unique",
                 )
             if not matches:
-                endpoint.create(payload)
-                report.count(report.created, section.endpoint)
+                created = endpoint.create(payload)
+                report.count(report.created, section.endpoint, int(created.id))
                 continue
-            changes = _differences(matches[0].serialize(), payload)
+            current = matches[0]
+            changes = _differences(current.serialize(), payload)
             if changes:
-                endpoint.update([{"id": matches[0].id, **changes}])
-                report.count(report.updated, section.endpoint)
+                endpoint.update([{"id": current.id, **changes}])
+                report.count(report.updated, section.endpoint, int(current.id))
             else:
-                report.count(report.unchanged, section.endpoint)
+                report.count(report.unchanged, section.endpoint, int(current.id))
 
 
 def _normalise(value: Any) -> Any:

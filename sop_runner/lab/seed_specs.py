@@ -110,9 +110,7 @@ class EndpointSpec:
             value = payload.get(name)
             if name == "address":
                 filters["address"] = str(value).split("/")[0]
-            elif self.refs.get(name) is not None or (
-                name not in self.refs and name in _COMMON_REFS
-            ):
+            elif self.refs.get(name) is not None or (name not in self.refs and name in _COMMON_REFS):
                 filters[f"{name}_id"] = value if value is not None else "null"
             else:
                 filters[name] = value
@@ -140,9 +138,7 @@ SPECS: dict[str, EndpointSpec] = {
     "dcim.sites": EndpointSpec(key=("slug",), refs={"region": Ref("dcim.regions")}),
     "dcim.locations": EndpointSpec(key=("slug",)),
     "dcim.manufacturers": EndpointSpec(key=("slug",)),
-    "dcim.device_types": EndpointSpec(
-        key=("slug",), refs={"manufacturer": Ref("dcim.manufacturers")}
-    ),
+    "dcim.device_types": EndpointSpec(key=("slug",), refs={"manufacturer": Ref("dcim.manufacturers")}),
     "dcim.device_roles": EndpointSpec(key=("slug",)),
     "dcim.platforms": EndpointSpec(key=("slug",), refs={"manufacturer": Ref("dcim.manufacturers")}),
     "dcim.racks": EndpointSpec(key=("name",), natural=_by_name),
@@ -168,9 +164,7 @@ SPECS: dict[str, EndpointSpec] = {
         refs={"device": Ref("dcim.devices"), "untagged_vlan": Ref("ipam.vlans")},
     ),
     "ipam.rirs": EndpointSpec(key=("slug",)),
-    "ipam.aggregates": EndpointSpec(
-        key=("prefix",), natural=_by_prefix, refs={"rir": Ref("ipam.rirs")}
-    ),
+    "ipam.aggregates": EndpointSpec(key=("prefix",), natural=_by_prefix, refs={"rir": Ref("ipam.rirs")}),
     "ipam.roles": EndpointSpec(key=("slug",)),
     "ipam.vlan_groups": EndpointSpec(key=("slug",), shorthands=_SITE_SCOPE),
     "ipam.vlans": EndpointSpec(

@@ -111,8 +111,7 @@ def netbox_credentials(paths: LabPaths | None = None) -> tuple[str, str]:
     token = token or values.get("NETBOX_TOKEN", "")
     if not (url and token):
         raise EnvironmentProblemError(
-            "no NetBox credentials: NETBOX_URL/NETBOX_TOKEN are unset and "
-            f"{paths.netbox_env} is missing",
+            f"no NetBox credentials: NETBOX_URL/NETBOX_TOKEN are unset and {paths.netbox_env} is missing",
             hint="run `sop lab up`, or export NETBOX_URL and NETBOX_TOKEN",
         )
     return url.rstrip("/"), token
