@@ -157,30 +157,30 @@ class RunService:
         return state
 
     def _check_bindings(self, sop: SopDefinition, params: dict[str, Any]) -> None:
-        """Render every automated step's vars now so a bad request fails before anyone is asked."""
-        fake_run = {"id": "validation"}
+        """Validate every automated step's variables against its role's argument_specs now,
+        so a request that cannot run fails before anyone is asked to decide or approve."""
+        from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
         from sop_runner.core.catalogue.validate import role_options
 
+        fake_run = {"id": "validation", "requester": "validation", "sop": sop.id}
         for step in sop.steps:
-            if step.automation is None or step.automation.status != "automated":
+            if step.automation is None or step.automation.status != "automated" or not step.automation.role:
                 continue
             values = planning.bound_vars(step.automation, params, fake_run)
             options = role_options(self.cfg.repo, step.automation.role) or {}
-            problems = []
-            for name, value in values.items():
-                spec = options.get(name, {})
-                choices = spec.get("choices")
-                if choices and value not in choices:
-                    problems.append(f"{name}: {value!r} is not one of {choices}")
-                if spec.get("type") == "int":
-                    try:
-                        int(value)
-                    except (TypeError, ValueError):
-                        problems.append(f"{name}: {value!r} is not an integer")
-            if problems:
+            # Only the options the SOP binds: the rest keep their role defaults (often Jinja).
+            spec = {
+                k: {kk: vv for kk, vv in v.items() if kk in ("type", "choices", "elements")}
+                for k, v in options.items()
+                if k in values
+            }
+            result = ArgumentSpecValidator(spec).validate(values)
+            if result.errors:
+                problems = "; ".join(str(e) for e in result.errors)
                 raise InvalidInputError(
-                    f"request does not fit role {step.automation.role}: " + "; ".join(problems),
-                    hint="correct the request parameters",
+                    f"request does not fit role {step.automation.role} (step {step.number}): {problems}",
+                    hint="correct the request parameters; nothing was created",
                 )
 
     # -- acting on steps --------------------------------------------------------------------
