@@ -1,0 +1,168 @@
+"""NetBox side of the network roles: read a router's intent, write back a replacement.
+
+Kept apart from the platform classes: these talk HTTP to NetBox (pynetbox), not SSH to
+devices. Every writer computes the change first so check mode can return it unwritten.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+try:
+    import pynetbox
+
+    HAS_PYNETBOX = True
+except ImportError:  # pragma: no cover - reported by the module
+    HAS_PYNETBOX = False
+
+
+class NetboxError(Exception):
+    """NetBox refused a request or lacks an object the role relies on."""
+
+
+NETBOX_ARGS = {
+    "netbox_url": {"type": "str", "required": True},
+    "netbox_token": {"type": "str", "required": True, "no_log": True},
+}
+
+
+def api(url, token):
+    nb = pynetbox.api(url, token=token)
+    nb.http_session.timeout = 20
+    return nb
+
+
+def get_device(nb, name):
+    device = nb.dcim.devices.get(name=name)
+    if device is None:
+        raise NetboxError(f"device {name!r} is not in NetBox")
+    return device
+
+
+def _slug(obj):
+    return getattr(obj, "slug", None) if obj else None
+
+
+def device_summary(device):
+    return {
+        "id": device.id,
+        "name": device.name,
+        "status": device.status.value if device.status else None,
+        "site": _slug(device.site),
+        "platform": _slug(device.platform),
+        "role": _slug(device.role),
+        "tenant": _slug(device.tenant),
+        "primary_ip4": device.primary_ip4.address if device.primary_ip4 else None,
+    }
+
+
+def interfaces_with_addresses(nb, device):
+    ips = {}
+    for ip in nb.ipam.ip_addresses.filter(device_id=device.id, limit=1000):
+        ips.setdefault(ip.assigned_object_id, []).append(ip)
+    out = []
+    for iface in nb.dcim.interfaces.filter(device_id=device.id, limit=1000):
+        addrs = sorted(ips.get(iface.id, []), key=lambda i: (
+            (i.role.value if i.role else "") == "secondary", ipaddress.ip_interface(i.address)))
+        out.append({
+            "id": iface.id,
+            "name": iface.name,
+            "description": iface.description or "",
+            "enabled": bool(iface.enabled),
+            "mgmt_only": bool(iface.mgmt_only),
+            "type": iface.type.value if iface.type else None,
+            "cable": iface.cable.id if iface.cable else None,
+            "addresses": [a.address for a in addrs if a.family.value == 4],
+        })
+    return sorted(out, key=lambda i: _natural(i["name"]))
+
+
+def _natural(name):
+    import re
+
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def published_addresses(nb):
+    """Public addresses with a NAT inside address: what the edge routes and dmz-gw translates."""
+    out = []
+    for ip in nb.ipam.ip_addresses.filter(parent="203.0.113.0/24", limit=1000):
+        if ip.nat_inside and ip.status and ip.status.value in ("active", "reserved"):
+            out.append({
+                "public": ip.address.split("/")[0],
+                "inside": ip.nat_inside.address.split("/")[0],
+                "tenant": _slug(ip.tenant),
+                "status": ip.status.value,
+                "id": ip.id,
+            })
+    return sorted(out, key=lambda p: ipaddress.ip_address(p["public"]))
+
+
+def router_intent(nb, name):
+    device = get_device(nb, name)
+    context = device.local_context_data or {}
+    return {
+        "device": device_summary(device),
+        "interfaces": interfaces_with_addresses(nb, device),
+        "routing": context.get("routing") or {},
+        "published": published_addresses(nb) if (context.get("routing") or {}).get("public_nat_next_hop") else [],
+    }
+
+
+def _terminations(cable, side):
+    return [{"object_type": t.object_type, "object_id": t.object_id}
+            for t in getattr(cable, f"{side}_terminations")]
+
+
+def plan_swap(nb, old_name, new_name, old_status, new_status):
+    """What NetBox must change when ``new`` takes over ``old``: a list of (description, apply)."""
+    old, new = get_device(nb, old_name), get_device(nb, new_name)
+    steps = []
+    new_ifaces = {i.name: i for i in nb.dcim.interfaces.filter(device_id=new.id, limit=1000)}
+    old_ifaces = list(nb.dcim.interfaces.filter(device_id=old.id, limit=1000))
+    primary = old.primary_ip4
+    if primary is not None:
+        steps.append((f"{old_name}: clear primary IPv4 {primary.address}",
+                      lambda: old.update({"primary_ip4": None})))
+    for iface in old_ifaces:
+        target = new_ifaces.get(iface.name)
+        addresses = list(nb.ipam.ip_addresses.filter(interface_id=iface.id, limit=1000))
+        if (addresses or iface.cable) and target is None:
+            raise NetboxError(f"{new_name} has no interface {iface.name} to take over {old_name}'s")
+        for ip in addresses:
+            steps.append((f"{ip.address}: {old_name}:{iface.name} -> {new_name}:{target.name}",
+                          lambda ip=ip, target=target: ip.update(
+                              {"assigned_object_type": "dcim.interface", "assigned_object_id": target.id})))
+        if iface.cable:
+            cable = nb.dcim.cables.get(iface.cable.id)
+            if target.cable is not None:
+                raise NetboxError(f"{new_name}:{target.name} already has a cable")
+
+            def move(cable=cable, src=iface.id, dst=target.id):
+                data = {}
+                for side in ("a", "b"):
+                    terms = _terminations(cable, side)
+                    for t in terms:
+                        if t["object_type"] == "dcim.interface" and t["object_id"] == src:
+                            t["object_id"] = dst
+                    data[f"{side}_terminations"] = terms
+                cable.update(data)
+
+            steps.append((f"cable #{cable.id}: {old_name}:{iface.name} -> {new_name}:{target.name}", move))
+    if primary is not None:
+        steps.append((f"{new_name}: primary IPv4 {primary.address}",
+                      lambda: new.update({"primary_ip4": primary.id})))
+    routing = (old.local_context_data or {}).get("routing")
+    if routing is not None:
+        new_ctx = dict(new.local_context_data or {}, routing=routing)
+        old_ctx = {k: v for k, v in (old.local_context_data or {}).items() if k != "routing"}
+        steps.append((f"routing intent: {old_name} -> {new_name}",
+                      lambda: (new.update({"local_context_data": new_ctx}),
+                               old.update({"local_context_data": old_ctx or None}))))
+    if old.status.value != old_status:
+        steps.append((f"{old_name}: status {old.status.value} -> {old_status}",
+                      lambda: old.update({"status": old_status})))
+    if new.status.value != new_status:
+        steps.append((f"{new_name}: status {new.status.value} -> {new_status}",
+                      lambda: new.update({"status": new_status})))
+    return steps
