@@ -211,9 +211,9 @@ def _maria_up(root: Path, port: int, password: str) -> None:
         if not port_is_free(port):
             raise EnvironmentProblemError(f"port {port} for the lab's MariaDB is taken",
                                           hint=f"remove {root / 'state.json'} to pick new ports")
-        log = open(base / "mariadbd.log", "ab")  # noqa: SIM115 - handed to the daemon
-        subprocess.Popen(  # noqa: S603 - fixed argv
-            [_need("mariadbd") if shutil.which("mariadbd") else "/usr/sbin/mariadbd",
+        log = (base / "mariadbd.log").open("ab")
+        subprocess.Popen(
+            [shutil.which("mariadbd") or "/usr/sbin/mariadbd",
              "--no-defaults", f"--datadir={data}", f"--port={port}", f"--bind-address={HOST}",
              f"--socket={run / 'mysqld.sock'}", f"--pid-file={run / 'mariadbd.pid'}", "--user=mysql",
              "--skip-log-bin", "--innodb-buffer-pool-size=64M", "--innodb-flush-log-at-trx-commit=0",
