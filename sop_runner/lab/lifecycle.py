@@ -202,14 +202,15 @@ class _Attempt:
 
     def prepare_databases(self, ports: Ports, secrets: LabSecrets) -> None:
         paths, timer = self.paths, self.timer
-        with timer.step("template"):
-            how = databases.ensure_template(paths, ports.postgres, secrets)
-        if how != "present":
-            self.started.append(f"template database {how}")
         digest = seed.digest()
         with timer.step("seeded_template"):
             seeded = databases.ensure_seeded_from_cache(paths, ports.postgres, digest)
         if seeded is None:
+            # Only a missing seeded template needs the migrated one (and NetBox) to rebuild it.
+            with timer.step("template"):
+                how = databases.ensure_template(paths, ports.postgres, secrets)
+            if how != "present":
+                self.started.append(f"template database {how}")
             databases.recreate_working(ports.postgres, template=databases.TEMPLATE_DB)
             self.start_netbox(ports, secrets.token)
             with timer.step("seed_load"):
