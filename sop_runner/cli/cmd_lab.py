@@ -30,6 +30,8 @@ def register(sub: Any) -> None:
     ):
         action = actions.add_parser(name, help=text, description=text)
         action.set_defaults(func=handler)
+        if name == "down":
+            action.add_argument("--force", action="store_true", help="stop even while a test session uses the lab")
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:
@@ -77,7 +79,7 @@ def _built_something(status: lab.LabStatus) -> bool:
 
 
 def _down(args: argparse.Namespace) -> int:
-    stopped = lab.down()
+    stopped = lab.down(force=args.force)
     text = f"stopped: {', '.join(stopped)}" if stopped else "nothing was running"
     _emit(args, {"stopped": stopped}, [text])
     return int(ExitCode.OK)

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
-from sop_runner.errors import EnvironmentProblemError
+from sop_runner.errors import ConflictError, EnvironmentProblemError
 from sop_runner.lab import databases, netbox, postgres, redis, seed
-from sop_runner.lab.lock import lab_lock
+from sop_runner.lab.lock import lab_lock, session_holder
 from sop_runner.lab.paths import LabPaths
 from sop_runner.lab.ports import choose_port, require_free
 from sop_runner.lab.secretstore import LabSecrets, load_or_create
@@ -234,9 +234,19 @@ class _Attempt:
                 stop()
 
 
-def down(paths: LabPaths | None = None) -> list[str]:
-    """Stop the lab's processes (by their pid files); returns what was stopped."""
+def down(paths: LabPaths | None = None, *, force: bool = False) -> list[str]:
+    """Stop the lab's processes (by their pid files); returns what was stopped.
+
+    Refuses while a test session holds the lab (it would fail that session's tests at
+    random) unless ``force``.
+    """
     paths = paths or LabPaths.default()
+    holder = session_holder(paths)
+    if holder and not force:
+        raise ConflictError(
+            f"the lab is in use by a test session ({holder})",
+            hint="wait for it to finish, or `sop lab down --force`",
+        )
     with lab_lock(paths):
         return _down_locked(paths)
 

@@ -63,3 +63,17 @@ def session_lock(paths: LabPaths, timeout: float) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def session_holder(paths: LabPaths) -> str | None:
+    """Who holds the session lock (a running test session), or None when nobody does."""
+    lock_file = paths.run / "session.lock"
+    if not lock_file.exists():
+        return None
+    with lock_file.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return lock_file.read_text().strip() or "unknown"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None

@@ -178,3 +178,19 @@ def test_device_references_point_at_seeded_objects() -> None:
                 assert obj["role"] in roles, obj["name"]
             if "rack" in obj:
                 assert obj["rack"] in racks, obj["name"]
+
+
+def test_down_refuses_while_a_test_session_holds_the_lab(tmp_path: Path) -> None:
+    from sop_runner.errors import ConflictError
+    from sop_runner.lab import lifecycle
+    from sop_runner.lab.lock import session_holder, session_lock
+
+    paths = LabPaths(root=tmp_path, cache=tmp_path / "cache")
+    assert session_holder(paths) is None
+    with session_lock(paths, timeout=1):
+        assert "pid" in (session_holder(paths) or "")
+        with pytest.raises(ConflictError) as err:
+            lifecycle.down(paths)
+        assert "--force" in err.value.hint
+        assert lifecycle.down(paths, force=True) == []
+    assert session_holder(paths) is None
