@@ -123,7 +123,7 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
         "sop": {
             "id": sop.id,
             "title": sop.title,
-            "title_case": sop.title.title(),
+            "title_case": title_case(sop.title),
             "number_text": number_text,
             "source_title": sop.source.title,
         },
@@ -156,6 +156,24 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
         "TimeKind": TimeKind,
         "format_minutes": format_minutes,
     }
+
+
+_UPPER = {"IP", "VPS", "DMZ", "OS", "DC", "UPS", "SKPD", "OPD", "PDN", "TIK", "DNS", "PLN", "SPBE", "ID", "GO"}
+_LOWER = {"dan", "di", "ke", "dari", "untuk", "atau", "yang", "pada", "terhadap", "dengan", "karena"}
+
+
+def title_case(title: str) -> str:
+    """'PERMOHONAN IP PUBLIK' -> 'Permohonan IP Publik' (acronyms kept, small words lower)."""
+    words = []
+    for i, word in enumerate(title.split()):
+        bare = word.strip("().,").upper()
+        if bare in _UPPER or word.startswith("."):
+            words.append(word.upper() if not word.startswith(".") else word.lower())
+        elif i and word.lower() in _LOWER:
+            words.append(word.lower())
+        else:
+            words.append(word[:1].upper() + word[1:].lower())
+    return " ".join(words)
 
 
 def urgent_status(rec: dict[str, Any], gate: Any) -> str:

@@ -50,6 +50,16 @@ def hari(value: Any) -> str:
     return _HARI[dt.weekday()]
 
 
+def cell(value: Any) -> str:
+    """A value fit for a Markdown table cell: pipes escaped, one line, booleans in Indonesian."""
+    if isinstance(value, bool):
+        return "ya" if value else "tidak"
+    if value is None or value == "":
+        return "-"
+    text = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
 def _env() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
@@ -61,12 +71,15 @@ def _env() -> Environment:
     )
     env.filters["tanggal"] = tanggal
     env.filters["hari"] = hari
+    env.filters["cell"] = cell
     return env
 
 
 _CSS = """
 body { font-family: 'DejaVu Serif', serif; font-size: 11pt; margin: 2cm; line-height: 1.4; }
-h1, h2, h3 { text-align: center; margin: 0.3em 0; }
+h1, h2 { text-align: center; margin: 0.3em 0; }
+h3 { margin: 0.8em 0 0.3em; }
+.kop { text-align: center; line-height: 1.3; }
 table { border-collapse: collapse; width: 100%; margin: 0.6em 0; font-size: 9.5pt; }
 th, td { border: 1px solid #444; padding: 3px 5px; vertical-align: top; }
 pre { font-size: 8pt; white-space: pre-wrap; border: 1px solid #aaa; padding: 4px; }
