@@ -172,7 +172,8 @@ def title_case(title: str) -> str:
         elif i and word.lower() in _LOWER:
             words.append(word.lower())
         else:
-            words.append(word[:1].upper() + word[1:].lower())
+            lead = len(word) - len(word.lstrip("(\"'"))
+            words.append(word[:lead] + word[lead : lead + 1].upper() + word[lead + 1 :].lower())
     return " ".join(words)
 
 
