@@ -12,7 +12,9 @@ description:
 options:
   netbox_url: {description: NetBox base URL., type: str, required: true}
   netbox_token: {description: API token., type: str, required: true}
-  device: {description: Device name., type: str, required: true}
+  device: {description: "Device name (or give O(role))", type: str}
+  role: {description: "NetBox device role: use the one active device with it (e.g. edge-router).", type: str}
+  public_address: {description: "Also look up this public address and its NAT inside address.", type: str}
 """
 
 RETURN = r"""
@@ -22,19 +24,32 @@ intent:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netcfg.netbox import HAS_PYNETBOX, NETBOX_ARGS, NetboxError, api, router_intent
+from ansible.module_utils.netcfg.netbox import (
+    HAS_PYNETBOX,
+    NETBOX_ARGS,
+    NetboxError,
+    active_device_name,
+    api,
+    public_address,
+    router_intent,
+)
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(NETBOX_ARGS, device={"type": "str", "required": True}),
+        argument_spec=dict(NETBOX_ARGS, device={"type": "str"}, role={"type": "str"},
+                           public_address={"type": "str"}),
+        required_one_of=[["device", "role"]],
         supports_check_mode=True,
     )
     if not HAS_PYNETBOX:
         module.fail_json(msg="netbox_router_intent needs pynetbox on the controller")
     try:
         nb = api(module.params["netbox_url"], module.params["netbox_token"])
-        intent = router_intent(nb, module.params["device"])
+        name = module.params["device"] or active_device_name(nb, module.params["role"])
+        intent = router_intent(nb, name)
+        if module.params["public_address"]:
+            intent["public_address"] = public_address(nb, module.params["public_address"])
     except NetboxError as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pynetbox.RequestError, connection errors

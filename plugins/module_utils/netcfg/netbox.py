@@ -166,3 +166,38 @@ def plan_swap(nb, old_name, new_name, old_status, new_status):
         steps.append((f"{new_name}: status {new.status.value} -> {new_status}",
                       lambda: new.update({"status": new_status})))
     return steps
+
+
+def active_device_name(nb, role):
+    """The single active device with NetBox role ``role`` (e.g. the edge router in service)."""
+    found = [d.name for d in nb.dcim.devices.filter(role=role, status="active", limit=100)]
+    if len(found) != 1:
+        raise NetboxError(f"expected one active device with role {role!r}, NetBox has {found}")
+    return found[0]
+
+
+def public_address(nb, public):
+    """A public address record and what it is NATed to: {public, inside, inside_device, ...}."""
+    matches = [ip for ip in nb.ipam.ip_addresses.filter(q=public, limit=50)
+               if ip.address.split("/")[0] == public]
+    if not matches:
+        return None
+    ip = matches[0]
+    inside = ip.nat_inside
+    inside_device = None
+    if inside is not None:
+        full = nb.ipam.ip_addresses.get(inside.id)
+        obj = full.assigned_object
+        if obj is not None:
+            inside_device = getattr(getattr(obj, "device", None), "name", None) or \
+                getattr(getattr(obj, "virtual_machine", None), "name", None)
+    return {
+        "id": ip.id,
+        "public": public,
+        "prefix_length": int(ip.address.split("/")[1]),
+        "status": ip.status.value if ip.status else None,
+        "tenant": _slug(ip.tenant),
+        "inside": inside.address.split("/")[0] if inside else None,
+        "inside_device": inside_device,
+        "dns_name": ip.dns_name or "",
+    }
