@@ -201,3 +201,94 @@ def public_address(nb, public):
         "inside_device": inside_device,
         "dns_name": ip.dns_name or "",
     }
+
+
+def plan_segment(nb, tenant_slug, name, container, prefix_length, group_slug, router, vid_min, vid_max):
+    """Find or plan an SKPD segment: VLAN, prefix, SVI and gateway address.
+
+    Returns (segment, missing): ``segment`` describes the result (existing or planned values),
+    ``missing`` lists what must be created. Planning reads NetBox's own allocators
+    (available-vlans, available-prefixes) so check mode shows the numbers a real run gets.
+    """
+    tenant = nb.tenancy.tenants.get(slug=tenant_slug)
+    if tenant is None:
+        raise NetboxError(f"tenant {tenant_slug!r} is not in NetBox")
+    group = nb.ipam.vlan_groups.get(slug=group_slug)
+    if group is None:
+        raise NetboxError(f"VLAN group {group_slug!r} is not in NetBox")
+    parent = nb.ipam.prefixes.get(prefix=container)
+    if parent is None:
+        raise NetboxError(f"container prefix {container} is not in NetBox")
+    device = get_device(nb, router)
+    missing = []
+    vlan = nb.ipam.vlans.get(group_id=group.id, name=name)
+    if vlan is None:
+        # NetBox's available-vlans pages from VID 1; the SKPD range starts higher. The (group,
+        # vid) uniqueness constraint still stops two runs taking the same VID.
+        used = {v.vid for v in nb.ipam.vlans.filter(group_id=group.id, limit=5000)}
+        free = [vid for vid in range(vid_min, vid_max + 1) if vid not in used]
+        if not free:
+            raise NetboxError(f"no free VLAN between {vid_min} and {vid_max} in {group_slug}")
+        vid = free[0]
+        missing.append("vlan")
+    else:
+        vid = vlan.vid
+    prefix = nb.ipam.prefixes.get(vlan_id=vlan.id) if vlan is not None else None
+    if prefix is None:
+        free = [p["prefix"] for p in parent.available_prefixes.list()]
+        candidates = []
+        for block in free:
+            net = ipaddress.ip_network(block)
+            if net.prefixlen <= prefix_length:
+                candidates.append(next(net.subnets(new_prefix=prefix_length)))
+        if not candidates:
+            raise NetboxError(f"{container} has no free /{prefix_length}")
+        network = str(sorted(candidates, key=lambda n: n.network_address)[0])
+        missing.append("prefix")
+    else:
+        network = prefix.prefix
+    net = ipaddress.ip_network(network)
+    gateway = f"{next(net.hosts())}/{net.prefixlen}"
+    iface_name = f"vlan{vid}"
+    iface = nb.dcim.interfaces.get(device_id=device.id, name=iface_name)
+    if iface is None:
+        missing.append("interface")
+    ip = nb.ipam.ip_addresses.get(address=gateway)
+    if ip is None or iface is None or ip.assigned_object_id != iface.id:
+        missing.append("gateway")
+    segment = {"tenant": tenant_slug, "name": name, "vid": vid, "prefix": network,
+               "gateway": gateway, "interface": iface_name, "router": router,
+               "description": f"SVI {name}"}
+    return segment, missing, {"tenant": tenant, "group": group, "parent": parent,
+                              "device": device, "vlan": vlan, "prefix": prefix, "iface": iface}
+
+
+def create_segment(nb, segment, missing, objs, prefix_length):
+    tenant, group, device = objs["tenant"], objs["group"], objs["device"]
+    vlan = objs["vlan"]
+    if "vlan" in missing:
+        vlan = nb.ipam.vlans.create(group=group.id, vid=segment["vid"], name=segment["name"],
+                                    tenant=tenant.id, status="active")
+        segment["vid"] = vlan.vid
+        segment["interface"] = f"vlan{vlan.vid}"
+    if "prefix" in missing:
+        created = objs["parent"].available_prefixes.create({
+            "prefix_length": prefix_length, "status": "active", "tenant": tenant.id,
+            "vlan": vlan.id, "scope_type": "dcim.site", "scope_id": device.site.id,
+            "description": segment["name"]})
+        prefix = created["prefix"] if isinstance(created, dict) else created.prefix
+        net = ipaddress.ip_network(prefix)
+        segment["prefix"] = prefix
+        segment["gateway"] = f"{next(net.hosts())}/{net.prefixlen}"
+    iface = nb.dcim.interfaces.get(device_id=device.id, name=segment["interface"])
+    if iface is None:
+        iface = nb.dcim.interfaces.create(device=device.id, name=segment["interface"], type="virtual",
+                                          description=segment["description"])
+    ip = nb.ipam.ip_addresses.get(address=segment["gateway"])
+    if ip is None:
+        nb.ipam.ip_addresses.create(address=segment["gateway"], status="active", tenant=tenant.id,
+                                    assigned_object_type="dcim.interface", assigned_object_id=iface.id,
+                                    description="Gateway")
+    elif ip.assigned_object_id != iface.id:
+        ip.update({"assigned_object_type": "dcim.interface", "assigned_object_id": iface.id})
+    return segment
