@@ -15,6 +15,7 @@ options:
   device: {description: "Device name (or give O(role))", type: str}
   role: {description: "NetBox device role: use the one active device with it (e.g. edge-router).", type: str}
   public_address: {description: "Also look up this public address and its NAT inside address.", type: str}
+  tenant: {description: "Also return this tenant's bandwidth (sop_bandwidth_mbps) and DMZ addresses.", type: str}
 """
 
 RETURN = r"""
@@ -32,13 +33,14 @@ from ansible.module_utils.netcfg.netbox import (
     api,
     public_address,
     router_intent,
+    tenant_bandwidth,
 )
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(NETBOX_ARGS, device={"type": "str"}, role={"type": "str"},
-                           public_address={"type": "str"}),
+                           public_address={"type": "str"}, tenant={"type": "str"}),
         required_one_of=[["device", "role"]],
         supports_check_mode=True,
     )
@@ -48,6 +50,8 @@ def main():
         nb = api(module.params["netbox_url"], module.params["netbox_token"])
         name = module.params["device"] or active_device_name(nb, module.params["role"])
         intent = router_intent(nb, name)
+        if module.params["tenant"]:
+            intent["tenant"] = tenant_bandwidth(nb, module.params["tenant"])
         if module.params["public_address"]:
             intent["public_address"] = public_address(nb, module.params["public_address"])
     except NetboxError as exc:

@@ -292,3 +292,17 @@ def create_segment(nb, segment, missing, objs, prefix_length):
     elif ip.assigned_object_id != iface.id:
         ip.update({"assigned_object_type": "dcim.interface", "assigned_object_id": iface.id})
     return segment
+
+
+def tenant_bandwidth(nb, slug, prefix_role="dmz"):
+    """An SKPD's granted rate (custom field sop_bandwidth_mbps) and its addresses in the DMZ."""
+    tenant = nb.tenancy.tenants.get(slug=slug)
+    if tenant is None:
+        raise NetboxError(f"tenant {slug!r} is not in NetBox")
+    rate = (tenant.custom_fields or {}).get("sop_bandwidth_mbps")
+    addresses = []
+    for prefix in nb.ipam.prefixes.filter(role=prefix_role, limit=100):
+        for ip in nb.ipam.ip_addresses.filter(parent=prefix.prefix, tenant_id=tenant.id, limit=1000):
+            if (ip.description or "").lower() != "gateway":
+                addresses.append(ip.address.split("/")[0])
+    return {"tenant": slug, "tenant_id": tenant.id, "rate_mbps": rate, "addresses": sorted(set(addresses))}
