@@ -60,11 +60,13 @@ options:
     type: str
     default: ''
   description:
-    description: Description recorded on a newly allocated address (the runner puts the run id here).
+    description:
+      - Description recorded on a newly allocated address (the runner puts its run id here).
     type: str
     default: ''
   state:
-    description: C(present) allocates, C(absent) releases (deletes) the pool address on the interface.
+    description:
+      - C(present) allocates, C(absent) releases (deletes) the pool address on the interface.
     type: str
     choices: [present, absent]
     default: present
@@ -151,7 +153,7 @@ interface:
   type: str
   returned: always
 netbox_ip_id:
-  description: NetBox id of the IP address object; null in check mode for an address not yet created.
+  description: NetBox id of the IP address; null in check mode for an address not yet created.
   type: int
   returned: always
 published_via_nat:
@@ -551,7 +553,7 @@ def main():
     except requests.exceptions.RequestException as exc:
         module.fail_json(msg=f"lost the connection to NetBox: {exc}")
 
-    if not module._diff:  # noqa: SLF001 - AnsibleModule's public-by-convention diff flag
+    if not getattr(module, "_diff", False):  # AnsibleModule's diff-mode flag
         result.pop("diff", None)
     module.exit_json(**result)
 

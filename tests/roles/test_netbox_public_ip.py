@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
+import json
+import os
+import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ ROLE = REPO / "roles" / "netbox_public_ip"
 PLAYBOOK = REPO / "playbooks" / "sop57_public_ip.yml"
 MODULE = REPO / "plugins" / "modules" / "netbox_public_ip.py"
 SOP57 = REPO / "sops" / "wonosobo" / "57-permohonan-ip-publik.yml"
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+VENV_BIN = Path(sys.executable).parent
 
 CHANGE_TASK = "Change | SOP 57 step 5 | Allocate the public address in NetBox"
 POOL = "203.0.113.0/24"
@@ -63,11 +65,12 @@ def run_playbook(lab, tmp_path: Path, *, check: bool, name: str = "run", **extra
     result = ansible_runner.run(
         private_data_dir=str(private),
         playbook=str(PLAYBOOK),
-        binary=str(ANSIBLE_PLAYBOOK),
         cmdline="--check --diff" if check else "--diff",
         extravars=extravars,
         envvars={
             "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            # ansible-playbook of the venv running the tests (pytest may run without activation)
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "NETBOX_URL": url,
             "NETBOX_TOKEN": token,
         },
@@ -94,6 +97,47 @@ def run_playbook(lab, tmp_path: Path, *, check: bool, name: str = "run", **extra
     )
 
 
+def start_playbook(lab, **extravars) -> subprocess.Popen:
+    """``ansible-playbook`` as an operator runs it from the repo root (apply, JSON output)."""
+    url, token = lab
+    env = {
+        **os.environ,
+        "NETBOX_URL": url,
+        "NETBOX_TOKEN": token,
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "ANSIBLE_SHOW_CUSTOM_STATS": "true",
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    env.pop("ANSIBLE_CONFIG", None)  # ./ansible.cfg of the repo root
+    return subprocess.Popen(
+        [str(VENV_BIN / "ansible-playbook"), str(PLAYBOOK.relative_to(REPO)), "-e", json.dumps(extravars)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish_playbook(process: subprocess.Popen) -> PlaybookRun:
+    stdout, stderr = process.communicate(timeout=300)
+    output = json.loads(stdout)
+    results = {
+        task["task"]["name"].split(" : ", 1)[-1]: task["hosts"].get("localhost", {})
+        for play in output["plays"]
+        for task in play["tasks"]
+    }
+    assert CHANGE_TASK in results, stdout + stderr
+    change = results[CHANGE_TASK]
+    return PlaybookRun(
+        rc=process.returncode,
+        status="successful" if process.returncode == 0 else "failed",
+        change=change,
+        sop_plan=output["global_custom_stats"].get("sop_plan"),
+        stdout=stdout + stderr,
+    )
+
+
 def pool_addresses(api) -> set[str]:
     return {str(ip.address) for ip in api.ipam.ip_addresses.filter(parent=POOL)}
 
@@ -103,9 +147,7 @@ def on_interface(api, server: str, interface: str = "eth0") -> list:
     if api.dcim.devices.get(name=server):
         found = api.ipam.ip_addresses.filter(device=server, interface=interface, parent=POOL)
     else:
-        found = api.ipam.ip_addresses.filter(
-            virtual_machine=server, vminterface=interface, parent=POOL
-        )
+        found = api.ipam.ip_addresses.filter(virtual_machine=server, vminterface=interface, parent=POOL)
     return list(found)
 
 
@@ -207,9 +249,7 @@ def test_apply_allocates_the_planned_address_once(lab, netbox_api, tmp_path):
     assert ip.description == "SOP 57 run 1"
 
     # A resumed or repeated apply allocates nothing more.
-    again = run_playbook(
-        lab, tmp_path, check=False, name="again", sop_approved_plan=plan.sop_plan, **DINKES
-    )
+    again = run_playbook(lab, tmp_path, check=False, name="again", sop_approved_plan=plan.sop_plan, **DINKES)
     assert not again.failed, again.stdout
     assert again.change["changed"] is False
     assert again.change["address"] == FIRST_FREE
@@ -230,13 +270,10 @@ def test_concurrent_applies_get_different_addresses(lab, netbox_api, tmp_path):
         {"netbox_public_ip_tenant": "bkd", "netbox_public_ip_server": "vm-simpeg-bkd"},
     ]
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = list(
-            pool.map(
-                lambda i: run_playbook(lab, tmp_path, check=False, name=f"apply{i}", **requests[i]),
-                range(2),
-            )
-        )
+    # Two ansible-playbook processes from the repository root, started before either is waited
+    # for (processes, not threads: ansible-runner's pty spawning is not thread-safe).
+    started = [start_playbook(lab, **extravars) for extravars in requests]
+    runs = [finish_playbook(process) for process in started]
 
     for run in runs:
         assert not run.failed, run.stdout
@@ -249,6 +286,7 @@ def test_concurrent_applies_get_different_addresses(lab, netbox_api, tmp_path):
     assert {str(dinkes.address), str(bkd.address)} == addresses
     assert bkd.assigned_object_type == "virtualization.vminterface"
     assert bkd.tenant.slug == "bkd"
+    assert {run.sop_plan["address"] for run in runs} == addresses
 
 
 @pytest.mark.netbox
@@ -256,14 +294,10 @@ def test_stale_plan_fails_and_leaves_no_extra_address(lab, netbox_api, tmp_path)
     plan = run_playbook(lab, tmp_path, check=True, name="plan", **DINKES)
     assert plan.sop_plan["address"] == FIRST_FREE
     # Someone takes the planned address between approval and apply.
-    netbox_api.ipam.ip_addresses.create(
-        address=FIRST_FREE, status="active", description="taken by hand"
-    )
+    netbox_api.ipam.ip_addresses.create(address=FIRST_FREE, status="active", description="taken by hand")
     before = pool_addresses(netbox_api)
 
-    apply = run_playbook(
-        lab, tmp_path, check=False, name="apply", sop_approved_plan=plan.sop_plan, **DINKES
-    )
+    apply = run_playbook(lab, tmp_path, check=False, name="apply", sop_approved_plan=plan.sop_plan, **DINKES)
 
     assert apply.failed
     assert apply.failed_tasks == [CHANGE_TASK]
@@ -357,9 +391,7 @@ def test_absent_releases_the_address(lab, netbox_api, tmp_path):
     assert not apply.failed, apply.stdout
     address = apply.change["address"]
 
-    plan = run_playbook(
-        lab, tmp_path, check=True, name="plan", netbox_public_ip_state="absent", **DINKES
-    )
+    plan = run_playbook(lab, tmp_path, check=True, name="plan", netbox_public_ip_state="absent", **DINKES)
     assert not plan.failed, plan.stdout
     assert plan.change["changed"] is True
     assert plan.change["address"] == address
@@ -382,9 +414,7 @@ def test_absent_releases_the_address(lab, netbox_api, tmp_path):
     assert pool_addresses(netbox_api) == before
     assert on_interface(netbox_api, "srv-dmz-dinkes-01") == []
 
-    again = run_playbook(
-        lab, tmp_path, check=False, name="again", netbox_public_ip_state="absent", **DINKES
-    )
+    again = run_playbook(lab, tmp_path, check=False, name="again", netbox_public_ip_state="absent", **DINKES)
     assert not again.failed, again.stdout
     assert again.change["changed"] is False
 
