@@ -8,7 +8,7 @@ lives under ``<repo>/.lab/db/``:
 - ``mariadb/``  MariaDB data dir, socket, pid and log (admin ``sop_dba``, password auth on TCP)
 - ``backup/``   the data centre's own backup area (the local restic repository goes here)
 - ``offsite/``  stands for "outside the data centre" (SOP 12 step 6): the second repository
-- ``state.json`` ports and the admin password (mode 0600)
+- ``state.json`` ports, the admin password and the restic password (mode 0600)
 
 ``python -m sop_runner.lab.dbservers up|down|status|env`` — idempotent; ``env`` prints
 shell exports (``SOP_DB_*``) for playbooks run by hand.
@@ -50,6 +50,7 @@ class DbServers:
     password: str
     backup_dir: str
     offsite_dir: str
+    backup_password: str = ""
     pg_running: bool = False
     mariadb_running: bool = False
 
@@ -64,6 +65,10 @@ class DbServers:
             "SOP_DB_PASSWORD": self.password,
             "SOP_DB_BACKUP_DIR": self.backup_dir,
             "SOP_DB_OFFSITE_DIR": self.offsite_dir,
+            # The restic repositories the backup and restore roles default to.
+            "SOP_BACKUP_REPOSITORY": f"{self.backup_dir}/restic",
+            "SOP_BACKUP_OFFSITE_REPOSITORY": f"{self.offsite_dir}/restic",
+            "SOP_BACKUP_PASSWORD": self.backup_password,
         }
 
 
@@ -240,6 +245,7 @@ def _describe(root: Path, state: dict[str, object]) -> DbServers:
         root=str(root), pg_port=int(state.get("pg_port", 0)), pg_user="postgres",  # type: ignore[call-overload]
         mariadb_port=int(state.get("mariadb_port", 0)), mariadb_user="sop_dba",  # type: ignore[call-overload]
         password=str(state.get("password", "")), backup_dir=str(root / "backup"), offsite_dir=str(root / "offsite"),
+        backup_password=str(state.get("backup_password", "")),
         pg_running=_pg_running(root), mariadb_running=_maria_pid(root) is not None,
     )
 
@@ -250,6 +256,7 @@ def up() -> DbServers:
     root.mkdir(parents=True, exist_ok=True)
     state = _load_state(root)
     state.setdefault("password", secrets.token_urlsafe(18))
+    state.setdefault("backup_password", secrets.token_urlsafe(24))
     state["pg_port"] = _pick_port(state, "pg_port")
     state["mariadb_port"] = _pick_port(state, "mariadb_port")
     _save_state(root, state)
@@ -291,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "env":
         print("\n".join(f"export {k}={v}" for k, v in info.env().items()))
     else:
-        shown = asdict(info) | {"password": "***"}
+        shown = asdict(info) | {"password": "***", "backup_password": "***"}
         print(json.dumps(shown, indent=2))
     return 0
 
