@@ -143,3 +143,18 @@ def test_the_seed_models_the_wonosobo_data_centre(netbox_api: Any) -> None:
     }
     candidates = netbox_api.dcim.devices.filter(tag="dmz-public-candidate")
     assert len(list(candidates)) == 5
+
+
+def test_postgres_admin_url_allows_scratch_databases(netbox_lab: tuple[str, str]) -> None:
+    import psycopg
+
+    name = f"scratch_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(lab.postgres_admin_url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        with psycopg.connect(lab.postgres_admin_url(name)) as conn:
+            row = conn.execute("SELECT current_database()").fetchone()
+        assert row == (name,)
+    finally:
+        with psycopg.connect(lab.postgres_admin_url(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
