@@ -58,13 +58,15 @@ class PlaybookRun:
         return self.rc != 0
 
 
-def run_playbook(lab, tmp_path: Path, *, check: bool, name: str = "run", **extravars) -> PlaybookRun:
+def run_playbook(
+    lab, tmp_path: Path, *, check: bool, name: str = "run", playbook: Path = PLAYBOOK, **extravars
+) -> PlaybookRun:
     url, token = lab
     private = tmp_path / name
     private.mkdir()
     result = ansible_runner.run(
         private_data_dir=str(private),
-        playbook=str(PLAYBOOK),
+        playbook=str(playbook),
         cmdline="--check --diff" if check else "--diff",
         extravars=extravars,
         envvars={
@@ -345,6 +347,38 @@ def test_race_after_the_check_deletes_the_wrong_allocation(lab, netbox_api, monk
     assert "deleted again" in str(raised.value)
     assert pool_addresses(netbox_api) == before
     assert on_interface(netbox_api, "srv-dmz-dinkes-01") == []
+
+
+VERIFY_ONLY = """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  tasks:
+    - name: Pretend the change task reported this address
+      ansible.builtin.set_fact:
+        __netbox_public_ip_result: "{{ pretend }}"
+    - name: Run only the role's verification
+      ansible.builtin.include_role:
+        name: netbox_public_ip
+        tasks_from: verify
+"""
+
+
+@pytest.mark.netbox
+def test_verify_fails_when_netbox_disagrees(lab, netbox_api, tmp_path):
+    """The verification reads NetBox itself: an address not on the interface fails it."""
+    playbook = tmp_path / "verify_only.yml"
+    playbook.write_text(VERIFY_ONLY)
+    published = netbox_api.ipam.ip_addresses.get(address="203.0.113.10/24")  # NAT, no interface
+    pretend = {"address": str(published.address), "netbox_ip_id": published.id, "server_type": "device"}
+
+    run = run_playbook(lab, tmp_path, check=False, playbook=playbook, pretend=pretend, **DINKES)
+
+    assert run.failed
+    assert run.failed_tasks == ["Verify | SOP 57 step 5 | Assert the address is on the interface with the tenant"]
+    assert "NetBox does not show 203.0.113.10/24" in run.stdout
 
 
 @pytest.mark.netbox
