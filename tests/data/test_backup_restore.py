@@ -57,6 +57,7 @@ def _pg(name: str) -> dict[str, Any]:
     return {"backup_policy": f"t-{name}", "backup_engine": "postgresql", "backup_databases": [name]}
 
 
+@pytest.mark.slow
 def test_backup_then_restore_brings_deleted_rows_back(playbook: Any, backup_vars: dict[str, Any], pg_db: str,
                                                       dbhost: DbServers, tmp_path: Path) -> None:
     bv = backup_vars | _pg(pg_db)
