@@ -176,8 +176,8 @@ class RunService:
                 if k in values
             }
             result = ArgumentSpecValidator(spec).validate(values)
-            if result.errors:
-                problems = "; ".join(str(e) for e in result.errors)
+            if result.error_messages:
+                problems = "; ".join(result.error_messages)
                 raise InvalidInputError(
                     f"request does not fit role {step.automation.role} (step {step.number}): {problems}",
                     hint="correct the request parameters; nothing was created",

@@ -232,3 +232,24 @@ def test_urgent_path_refused_where_the_sop_has_none(svc: RunService, tmp_path: P
     with pytest.raises(ForbiddenError, match="has no urgent path"):
         svc.apply(run_id, "budi.teknis", urgent_reason="buru-buru")
     assert not (tmp_path / "x").exists()
+
+
+def test_request_checked_against_the_bound_roles_argument_specs(
+    svc: RunService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bound variables are checked with Ansible's own argument-spec validator at request time."""
+    from sop_runner.config import repo_root
+    from sop_runner.core.catalogue import validate
+    from sop_runner.core.catalogue.loader import load_file
+
+    sop, _ = load_file(repo_root() / "sops" / "wonosobo" / "57-permohonan-ip-publik.yml")
+    assert sop is not None
+    good = {"skpd": "dinkes", "server": "srv-dmz-dinkes-01", "interface": "eth0", "dns_name": "", "ports": ["443"],
+            "justification": "x"}
+    svc._check_bindings(sop, good)  # the real role's argument_specs accept it
+    # A role whose spec wants an integer VLAN where the SOP binds a name: refused up front.
+    monkeypatch.setattr(validate, "role_options", lambda _repo, _role: {
+        "netbox_public_ip_interface": {"type": "int"}, "netbox_public_ip_tenant": {"choices": ["bkd"]}})
+    with pytest.raises(InvalidInputError) as err:
+        svc._check_bindings(sop, good)
+    assert "netbox_public_ip_interface" in str(err.value) and "netbox_public_ip_tenant" in str(err.value)
