@@ -9,6 +9,7 @@ t0=$(date +%s)
 bash scripts/bootstrap.sh
 export PATH="$SOP_ROOT/.venv/bin:$PATH"
 sop lab up
+sop lab reset   # the demo starts from the seed data so the allocation is visible
 sop personas init .lab >/dev/null
 export SOP_CONFIG="$SOP_ROOT/.lab/sop.yml"
 say() { printf '\n\033[1m>>> %s\033[0m\n' "$*"; }

@@ -26,6 +26,66 @@ _OUTCOME_ID = {
 _ACTION_ID = {"approve": "menyetujui", "reject": "menolak", "ya": "memutuskan YA", "tidak": "memutuskan TIDAK"}
 
 
+def key_fingerprint(public_key: str) -> str:
+    """The OpenSSH fingerprint of a public key line, as `ssh-keygen -l` prints it."""
+    import base64
+    import hashlib
+
+    parts = public_key.split()
+    if len(parts) < 2:
+        return "-"
+    try:
+        blob = base64.b64decode(parts[1])
+    except ValueError:
+        return "-"
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode("ascii").rstrip("=")
+
+
+def _signers(
+    cfg: Any, state: RunState, sop: SopDefinition, doc: Document, sig_by_step: dict[int, str]
+) -> list[dict[str, str]]:
+    """Who signs this document: for each signing lane, the person who acted in it in this run
+    (every gate's signer when the document names no lanes), with their key fingerprint."""
+    rows: list[dict[str, str]] = []
+    acts: list[tuple[int, str, str, str]] = []  # step, user, action text, time
+    for g in state.gates:
+        acts.append((g.step, g.user, _ACTION_ID.get(g.action, g.action), g.at.strftime("%Y-%m-%d %H:%M UTC")))
+    for v in state.visits:
+        if v.by and v.ended and not any(a[0] == v.step and a[1] == v.by for a in acts):
+            acts.append((v.step, v.by, "melaksanakan", v.ended.strftime("%Y-%m-%d %H:%M UTC")))
+    lanes = doc.signers or [sop.step(a[0]).actor for a in acts if a[0] in sig_by_step]
+    for lane in dict.fromkeys(lanes):
+        mine = [a for a in acts if sop.step(a[0]).actor == lane and a[1] != "sop-runner"]
+        if not mine:
+            continue
+        step, user, action, at = sorted(mine)[-1]
+        u = cfg.users.get(user)
+        rows.append(
+            {
+                "actor_name": sop.actor(lane).name,
+                "name": u.name if u else user,
+                "nip": u.nip if u else "",
+                "jabatan": u.jabatan if u else "",
+                "action_text": f"langkah {step}: {action}",
+                "at": at,
+                "key": key_fingerprint(u.public_key) if u else "-",
+                "fingerprint": fingerprint(sig_by_step.get(step, "")) if step in sig_by_step else "-",
+            }
+        )
+    return rows
+
+
+_RESULT_LABELS = {
+    "address": "Alamat IP",
+    "pool": "Blok alamat (pool)",
+    "free_before": "Sisa alamat sebelum",
+    "free_after": "Sisa alamat sesudah",
+    "interface": "Antarmuka",
+    "server": "Server",
+    "tenant": "SKPD",
+}
+
+
 def fingerprint(armored: str) -> str:
     """A short, stable fingerprint of a signature for printing."""
     return "SHA256:" + sha256_hex(armored)[:24] if armored else "-"
@@ -40,20 +100,7 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
     for ev in events:
         if "signature" in ev.data:
             sig_by_step[int(ev.data["step"])] = str(ev.data["signature"])
-    signers = []
-    for g in state.gates:
-        u = cfg.users.get(g.user)
-        signers.append(
-            {
-                "actor_name": sop.actor(sop.step(g.step).actor).name,
-                "name": u.name if u else g.user,
-                "nip": u.nip if u else "",
-                "jabatan": u.jabatan if u else "",
-                "action_text": f"langkah {g.step}: {_ACTION_ID.get(g.action, g.action)}",
-                "at": g.at.strftime("%Y-%m-%d %H:%M UTC"),
-                "fingerprint": fingerprint(sig_by_step.get(g.step, "")),
-            }
-        )
+    signers = _signers(cfg, state, sop, doc, sig_by_step)
     labels = {p.name: p.label for p in sop.parameters}
     params = [
         {"label": labels.get(k, k), "value": ", ".join(v) if isinstance(v, list) else ("-" if v in (None, "") else v)}
@@ -71,7 +118,7 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
             "hash": approved_hash,
             "diff": _approved_diff(events, chosen, approved_hash) or plan.diff,
             "summary": plan.summary,
-            "result": {str(k): v for k, v in sop_plan.items()},
+            "result": {_RESULT_LABELS.get(str(k), str(k)): v for k, v in sop_plan.items()},
         }
     verification = []
     for ev in events:
