@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 CHECK_FAILED = 3
+VERIFIED = "verified"
 _CHUNK = 1 << 20
 
 
@@ -522,6 +523,11 @@ def backup(job: dict[str, Any]) -> dict[str, Any]:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     verified = _verify_snapshot(job, eng, local, snap, manifest)
+    # Only a snapshot that passed its test restore carries "verified": restores (SOP 13) and
+    # the drop guard (SOP 32) use no other. Re-tagging gives the snapshot a new id.
+    if VERIFIED not in next((x.get("tags") or []) for x in local.snapshots(_run_tags(job)) if x["id"] == snap):
+        _run(["restic", "tag", "--add", VERIFIED, snap], env=local.env())
+        snap = local.snapshots([*_run_tags(job), VERIFIED])[-1]["id"]
     copied = ""
     if offsite is not None:
         _run(["restic", "copy", "--from-repo", local.location, snap],
@@ -560,7 +566,7 @@ def backup(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _select_snapshot(repo: Repo, job: dict[str, Any]) -> dict[str, Any] | None:
-    tags = [f"policy={job['policy']}"] if job.get("policy") else []
+    tags = [VERIFIED] + ([f"policy={job['policy']}"] if job.get("policy") else [])
     if job.get("database"):
         tags.append(f"db={job['database']}")
     snaps = repo.snapshots(tags)
@@ -584,6 +590,10 @@ def locate(job: dict[str, Any]) -> dict[str, Any]:
         snap, source = _select_snapshot(local, job), "repository"
     if snap is None and offsite is not None and result["offsite_readable"]:
         snap, source = _select_snapshot(offsite, job), "offsite"
+    if job.get("database"):
+        eng = engine_for(job)
+        target = job.get("target_database") or job["database"]
+        result.update({"target_database": target, "target_exists": target in eng.databases()})
     result.update({"found": snap is not None, "source": source if snap else "",
                    "snapshot": snap["id"] if snap else "", "short_id": snap["short_id"] if snap else "",
                    "time": snap["time"][:19] if snap else "", "tags": snap.get("tags", []) if snap else []})
@@ -595,11 +605,9 @@ def locate(job: dict[str, Any]) -> dict[str, Any]:
         meta = manifest["databases"].get(job["database"])
         if meta is None:
             raise JobError(f"snapshot {snap['short_id']} holds no dump of {job['database']}")
-        eng = engine_for(job)
-        target = job.get("target_database") or job["database"]
-        exists = target in eng.databases()
+        exists = result["target_exists"]
         current = eng.digest(target) if exists else {}
-        result.update({"target_database": target, "target_exists": exists, "backup_digest": meta["digest"],
+        result.update({"backup_digest": meta["digest"],
                        "in_sync": exists and current == meta["digest"],
                        "differs": sorted(t for t in set(current) | set(meta["digest"])
                                          if current.get(t) != meta["digest"].get(t))})
