@@ -26,6 +26,7 @@ outputs: {description: Output per command., type: list}
 parsed: {description: Output parsed as JSON per command (null when not JSON)., type: list}
 """
 
+import contextlib
 import json
 
 from ansible.module_utils.basic import AnsibleModule
@@ -73,10 +74,9 @@ def main():
     except (OSError, EOFError) as exc:
         module.fail_json(msg=f"{p['device']}: SSH session broke: {exc}")
     finally:
-        try:
+        # The session may already be gone.
+        with contextlib.suppress(Exception):
             conn.disconnect()
-        except Exception:  # noqa: BLE001 - the session may already be gone
-            pass
     module.exit_json(changed=False, outputs=stdout, parsed=parsed, device=p["device"])
 
 

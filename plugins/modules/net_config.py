@@ -50,6 +50,8 @@ running_config: {description: Running config before the change (when asked, or w
 diff: {description: "Normalised before/after.", type: dict}
 """
 
+import contextlib
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.netcfg.connection import HAS_NETMIKO, DeviceError, connect
 from ansible.module_utils.netcfg.platforms import get_platform
@@ -149,10 +151,9 @@ def main():
     except (OSError, EOFError) as exc:
         module.fail_json(msg=f"{device}: SSH session broke: {exc}", **result)
     finally:
-        try:
+        # The session may already be gone.
+        with contextlib.suppress(Exception):
             conn.disconnect()
-        except Exception:  # noqa: BLE001 - the session may already be gone
-            pass
     module.exit_json(**result)
 
 

@@ -20,7 +20,9 @@ options:
 
 RETURN = r"""
 intent:
-  description: "{device: {...}, interfaces: [{name, description, enabled, mgmt_only, addresses}], routing: {...}, published: [{public, inside, tenant}]}"
+  description: >-
+    {device: {...}, interfaces: [{name, description, enabled, mgmt_only, addresses}],
+    routing: {...}, published: [{public, inside, tenant}]}
   type: dict
 """
 

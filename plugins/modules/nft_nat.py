@@ -18,7 +18,11 @@ options:
   outside_interface: {description: Interface towards the edge router., type: str, default: eth0}
   exclude: {description: Destinations not source-NATed (internal space)., type: str, default: 10.0.0.0/8}
   tag: {description: Comment tag that marks this module's rules., type: str, default: sop57}
-  exec_prefix: {description: "Command prefix, e.g. [ip, netns, exec, sop-dmz-gw] in the lab.", type: list, elements: str, default: []}
+  exec_prefix:
+    description: "Command prefix, e.g. [ip, netns, exec, sop-dmz-gw] in the lab."
+    type: list
+    elements: str
+    default: []
 """
 
 RETURN = r"""
@@ -48,7 +52,7 @@ def main():
     prefix = p["exec_prefix"]
 
     def nft(*args, data=None, check=True):
-        rc, out, err = module.run_command(prefix + ["nft"] + list(args), data=data)
+        rc, out, err = module.run_command([*prefix, "nft", *list(args)], data=data)
         if check and rc != 0:
             module.fail_json(msg=f"nft {' '.join(args)} failed: {err.strip() or out.strip()}")
         return rc, out

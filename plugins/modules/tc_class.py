@@ -18,7 +18,11 @@ options:
   addresses: {description: Destination addresses classified into the class., type: list, elements: str, default: []}
   name: {description: Label used in the nftables comment (the tenant)., type: str, required: true}
   state: {description: present or absent., type: str, default: present, choices: [present, absent]}
-  exec_prefix: {description: "Command prefix, e.g. [ip, netns, exec, sop-dmz-gw].", type: list, elements: str, default: []}
+  exec_prefix:
+    description: "Command prefix, e.g. [ip, netns, exec, sop-dmz-gw]."
+    type: list
+    elements: str
+    default: []
 """
 
 RETURN = r"""

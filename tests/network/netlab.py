@@ -95,6 +95,11 @@ class PlaybookResult:
         assert m, f"no recap for {host}:\n{self.output[-3000:]}"
         return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
 
+    @property
+    def text(self) -> str:
+        """The output with whitespace collapsed: long messages are wrapped by the callback."""
+        return " ".join(self.output.split())
+
     def changed(self, host: str) -> int:
         return self.recap(host)["changed"]
 
@@ -120,7 +125,7 @@ def run_playbook(
     if limit:
         argv += ["--limit", limit]
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_NOCOLOR="1")
+               ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
     if netbox is not None:
         env.update(NETBOX_URL=netbox.url, NETBOX_TOKEN=netbox.token)
     proc = subprocess.run(argv, check=False, capture_output=True, text=True, cwd=ROOT, env=env,

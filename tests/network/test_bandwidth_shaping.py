@@ -26,7 +26,7 @@ def clean(router_lab: Path, network_netbox: NetboxLab) -> NetboxLab:
 def test_check_mode_plans_and_changes_nothing(clean: NetboxLab) -> None:
     res = run_playbook(BOOK, {"bandwidth_shaping_tenant": "dinkes"}, netbox=clean, check=True)
     assert res.rc == 0, res.output[-3000:]
-    assert "rate 50000kbit" in res.output and "10.30.1.11" in res.output
+    assert "rate 50000kbit" in res.text and "10.30.1.11" in res.text
     assert classes().strip() == ""
 
 
@@ -58,4 +58,4 @@ def test_absent_removes_the_class(clean: NetboxLab) -> None:
 def test_tenant_without_servers_is_refused(clean: NetboxLab) -> None:
     res = run_playbook(BOOK, {"bandwidth_shaping_tenant": "diskominfo"}, netbox=clean)
     assert res.rc != 0
-    assert "no bandwidth in NetBox" in res.output
+    assert "no bandwidth in NetBox" in res.text

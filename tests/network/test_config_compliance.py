@@ -28,7 +28,7 @@ def drift() -> None:
 def test_clean_lab_is_compliant(clean: NetboxLab, tmp_path: Path) -> None:
     res = run_playbook(BOOK, {"config_compliance_report_dir": str(tmp_path)}, netbox=clean, check=True)
     assert res.rc == 0, res.output[-3000:]
-    assert "rtr-edge-01: compliant" in res.output and "rtr-core-01: compliant" in res.output
+    assert "rtr-edge-01: compliant" in res.text and "rtr-core-01: compliant" in res.text
     for host in ("rtr-edge-01", "rtr-core-01", "rtr-edge-02", "rtr-isp"):
         assert res.changed(host) == 0
 
@@ -38,9 +38,9 @@ def test_check_mode_reports_drift_and_changes_nothing(clean: NetboxLab, tmp_path
     before = vtysh("rtr-core-01", "show running-config")
     res = run_playbook(BOOK, {"config_compliance_report_dir": str(tmp_path)}, netbox=clean, check=True)
     assert res.rc == 0, res.output[-3000:]
-    assert "rtr-core-01: DRIFT" in res.output
-    assert "-ip route 10.99.0.0/24 10.30.1.254" in res.output
-    assert "+ description SVI SKPD-DINKES" in res.output
+    assert "rtr-core-01: DRIFT" in res.text
+    assert "-ip route 10.99.0.0/24 10.30.1.254" in res.text
+    assert "+ description SVI SKPD-DINKES" in res.text
     assert vtysh("rtr-core-01", "show running-config") == before
     report = json.loads((tmp_path / "rtr-core-01.json").read_text())
     assert report["compliant"] is False
@@ -67,7 +67,7 @@ def test_missing_routing_intent_refuses_to_remediate(clean: NetboxLab) -> None:
         before = vtysh("rtr-core-01", "show running-config")
         res = run_playbook(BOOK, netbox=clean, limit="rtr-core-01")
         assert res.rc != 0
-        assert "no routing intent" in res.output
+        assert "no routing intent" in res.text
         assert vtysh("rtr-core-01", "show running-config") == before
     finally:
         core.update({"local_context_data": context})

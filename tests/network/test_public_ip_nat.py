@@ -38,8 +38,8 @@ def reserved(router_lab: Path, network_netbox: NetboxLab) -> NetboxLab:
 def test_check_mode_plans_and_changes_nothing(reserved: NetboxLab) -> None:
     res = run_playbook(BOOK, {"public_ip_nat_address": PUBLIC}, netbox=reserved, check=True)
     assert res.rc == 0, res.output[-3000:]
-    assert f"+ip route {PUBLIC}/32 203.0.113.3" in res.output
-    assert "dnat to 10.30.1.12" in res.output
+    assert f"+ip route {PUBLIC}/32 203.0.113.3" in res.text
+    assert "dnat to 10.30.1.12" in res.text
     assert PUBLIC not in vtysh("rtr-edge-01", "show running-config")
     assert PUBLIC not in nat_rules()
     assert probe() == ""
@@ -56,7 +56,7 @@ def test_apply_reaches_the_server_then_idempotent(reserved: NetboxLab) -> None:
 
 def test_compliance_knows_the_published_address(reserved: NetboxLab) -> None:
     res = run_playbook("config_compliance.yml", netbox=reserved, check=True, limit="rtr-edge-01")
-    assert res.rc == 0 and "rtr-edge-01: compliant" in res.output
+    assert res.rc == 0 and "rtr-edge-01: compliant" in res.text
 
 
 def test_verification_fails_loudly_when_traffic_does_not_arrive(reserved: NetboxLab) -> None:
@@ -67,7 +67,7 @@ def test_verification_fails_loudly_when_traffic_does_not_arrive(reserved: Netbox
     res = run_playbook(BOOK, {"public_ip_nat_address": PUBLIC, "public_ip_nat_next_hop": "203.0.113.99",
                               "public_ip_nat_verify_retries": 2}, netbox=reserved)
     assert res.rc != 0
-    assert f"SOP 57 verification FAILED: {PUBLIC} does not reach srv-dmz-bkd-01" in res.output
+    assert f"SOP 57 verification FAILED: {PUBLIC} does not reach srv-dmz-bkd-01" in res.text
     res = run_playbook(BOOK, {"public_ip_nat_address": PUBLIC, "public_ip_nat_next_hop": "203.0.113.99",
                               "public_ip_nat_state": "absent"}, netbox=reserved)
     assert res.rc == 0
@@ -92,4 +92,4 @@ def test_absent_withdraws_then_idempotent(reserved: NetboxLab) -> None:
 def test_unreserved_address_is_refused(reserved: NetboxLab) -> None:
     res = run_playbook(BOOK, {"public_ip_nat_address": "203.0.113.99"}, netbox=reserved)
     assert res.rc != 0
-    assert "must be reserved in NetBox" in res.output
+    assert "must be reserved in NetBox" in res.text

@@ -38,8 +38,8 @@ def test_check_mode_plans_and_changes_nothing(replace_lab: NetboxLab, tmp_path: 
     backup = tmp_path / "backup.txt"
     res = run_playbook(BOOK, {"router_replace_backup_path": str(backup)}, netbox=replace_lab, check=True)
     assert res.rc == 0, res.output[-3000:]
-    assert "+hostname rtr-edge-02" in res.output  # the planned config of the spare
-    assert "rtr-edge-01: status active -> offline" in res.output  # the planned NetBox write-back
+    assert "+router bgp 64512" in res.output  # the planned config of the spare
+    assert "rtr-edge-01: status active -> offline" in res.text  # the planned NetBox write-back
     assert cables() == "rtr-edge-01"
     assert "router bgp" not in vtysh("rtr-edge-02", "show running-config")
     assert not backup.exists()
@@ -51,7 +51,7 @@ def test_forced_verification_failure_rolls_back(replace_lab: NetboxLab, tmp_path
     res = run_playbook(BOOK, {"router_replace_backup_path": str(backup),
                               "router_replace_force_verify_failure": True}, netbox=replace_lab)
     assert res.rc != 0
-    assert "ROLLED BACK" in res.output and "carries traffic again (verified)" in res.output
+    assert "ROLLED BACK" in res.text and "carries traffic again (verified)" in res.text
     assert res.recap("rtr-edge-02")["rescued"] == 1
     # the old router carries traffic again
     assert cables() == "rtr-edge-01"
@@ -87,12 +87,12 @@ def test_second_run_changes_nothing(replace_lab: NetboxLab, tmp_path: Path) -> N
     res = run_playbook(BOOK, {"router_replace_backup_path": str(tmp_path / "b.txt")}, netbox=replace_lab)
     assert res.rc == 0, res.output[-3000:]
     assert res.changed("rtr-edge-02") == 0
-    assert "nothing to do" in res.output
+    assert "nothing to do" in res.text
 
 
 def test_compliance_follows_the_replacement(replace_lab: NetboxLab) -> None:
     res = run_playbook("config_compliance.yml", netbox=replace_lab, check=True)
     assert res.rc == 0, res.output[-3000:]
-    assert "rtr-edge-02: compliant" in res.output
-    assert "rtr-core-01: compliant" in res.output
-    assert "rtr-edge-01: compliant" not in res.output  # offline: out of scope
+    assert "rtr-edge-02: compliant" in res.text
+    assert "rtr-core-01: compliant" in res.text
+    assert "rtr-edge-01: compliant" not in res.text  # offline: out of scope

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 try:
     from netmiko import ConnectHandler
     from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
@@ -40,8 +38,10 @@ def connect(platform, device, host, port, username, password=None, key_file=None
     except NetmikoAuthenticationException:
         raise DeviceError(f"{where}: authentication failed for user {username!r} (wrong password or key)") from None
     except NetmikoTimeoutException as exc:
-        raise DeviceError(f"{where}: unreachable (TCP/SSH timeout or connection refused: {exc.__class__.__name__})") from None
-    except (OSError, socket.error) as exc:
+        raise DeviceError(
+            f"{where}: unreachable (TCP/SSH timeout or connection refused: {exc.__class__.__name__})"
+        ) from None
+    except OSError as exc:
         raise DeviceError(f"{where}: unreachable ({exc})") from None
     except Exception as exc:  # netmiko raises plain ValueError/EOFError on odd prompts
         raise DeviceError(f"{where}: SSH session failed: {exc}") from None

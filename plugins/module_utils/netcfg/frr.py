@@ -11,7 +11,8 @@ class FrrPlatform(Platform):
     name = "frr"
     # vtysh speaks enough IOS for netmiko's cisco_ios driver (prompt, config mode, write mem).
     netmiko_device_type = "cisco_ios"
-    ignore_patterns = Platform.ignore_patterns + (
+    ignore_patterns = (
+        *Platform.ignore_patterns,
         r"^frr version .*$",
         r"^frr defaults .*$",
         r"^service integrated-vtysh-config$",

@@ -9,7 +9,8 @@ from ansible.module_utils.netcfg.base import Platform
 class IosPlatform(Platform):
     name = "ios"
     netmiko_device_type = "cisco_ios"
-    ignore_patterns = Platform.ignore_patterns + (
+    ignore_patterns = (
+        *Platform.ignore_patterns,
         r"^version \S+$",
         r"^ntp clock-period \d+$",
         r"^! (Last|NVRAM) config.*$",

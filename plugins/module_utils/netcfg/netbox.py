@@ -133,6 +133,10 @@ def plan_swap(nb, old_name, new_name, old_status, new_status):
             steps.append((f"{ip.address}: {old_name}:{iface.name} -> {new_name}:{target.name}",
                           lambda ip=ip, target=target: ip.update(
                               {"assigned_object_type": "dcim.interface", "assigned_object_id": target.id})))
+        if target is not None and iface.description and target.description != iface.description:
+            # The spare's port takes over the old port's role, and its description with it.
+            steps.append((f"{new_name}:{target.name} description {iface.description!r}",
+                          lambda target=target, text=iface.description: target.update({"description": text})))
         if iface.cable:
             cable = nb.dcim.cables.get(iface.cable.id)
             if target.cable is not None:

@@ -32,7 +32,7 @@ class Node:
         """Every line as the tuple of its context lines and itself."""
         out = []
         for key, child in self.children.items():
-            path = prefix + (key,)
+            path = (*prefix, key)
             out.append(path)
             out.extend(child.paths(path))
         return out
