@@ -353,30 +353,7 @@ class RunService:
             raise InvalidInputError("answer must be ya or tidak")
         if not reason.strip():
             raise InvalidInputError("a decision needs a reason", hint="pass --reason TEXT")
-        state = self.state(run_id)
-        sop = self.sop_of(state)
-        cur = self._current(state, sop, step)
-        if cur.kind is not StepKind.DECISION:
-            raise ConflictError(f"step {cur.number} is a {cur.kind}, not a decision")
-        user = self.cfg.user(username)
-        role = check_may_act(sop, state, cur, user)
-        armored, payload = self._sign_or_check(state, sop, cur, user, answer, "-", reason, sig or Signature())
-        nxt = machine.after(sop, cur, answer)
-        ev = Event(
-            Ev.DECIDED,
-            username,
-            {
-                "step": cur.number,
-                "action": answer,
-                "role": role,
-                "comment": reason,
-                "plan_hash": "-",
-                "signature": armored,
-                "payload": payload,
-                "rejects_request": nxt.rejects_request,
-            },
-        )
-        return self._finish_step(state, sop, cur, username, answer, reason, extra=[ev])
+        return self._gate(run_id, username, StepKind.DECISION, answer, answer, reason, step, sig)
 
     def approve(
         self,
@@ -389,32 +366,36 @@ class RunService:
         sig: Signature | None = None,
     ) -> RunState:
         """Approve or reject an approval step, signed; a plan-bound approval signs the plan hash."""
-        state = self.state(run_id)
-        sop = self.sop_of(state)
-        cur = self._current(state, sop, step)
-        if cur.kind is not StepKind.APPROVAL:
-            raise ConflictError(f"step {cur.number} is a {cur.kind}, not an approval")
-        user = self.cfg.user(username)
-        role = check_may_act(sop, state, cur, user)
-        plan_hash = "-"
-        if cur.approves_plan_of is not None:
-            plan = state.plans.get(cur.approves_plan_of)
-            if plan is None:
-                raise ConflictError(
-                    f"step {cur.number} approves the plan of step {cur.approves_plan_of}, which has no plan yet",
-                    hint=f"run `sop plan {run_id}` first, read it, then approve",
-                )
-            plan_hash = plan.hash
-            if cur.approves_plan_of in state.urgent and cur.approves_plan_of in state.applied:
-                # A late approval on the urgent path signs what was actually applied.
-                plan_hash = state.applied[cur.approves_plan_of]
         if not approve and not comment.strip():
             raise InvalidInputError("a rejection needs a reason", hint="pass --comment TEXT")
         action = "approve" if approve else "reject"
+        return self._gate(run_id, username, StepKind.APPROVAL, action, "ya" if approve else "tidak", comment, step, sig)
+
+    def _gate(
+        self,
+        run_id: str,
+        username: str,
+        kind: StepKind,
+        action: str,
+        answer: str,
+        comment: str,
+        step: int | None,
+        sig: Signature | None,
+    ) -> RunState:
+        """Sign and record a decision or approval on the current step, then move on."""
+        state = self.state(run_id)
+        sop = self.sop_of(state)
+        cur = self._current(state, sop, step)
+        if cur.kind is not kind:
+            raise ConflictError(f"step {cur.number} is a {cur.kind}, not a {kind}")
+        user = self.cfg.user(username)
+        role = check_may_act(sop, state, cur, user)
+        plan_hash = self._gated_plan_hash(state, cur) if kind is StepKind.APPROVAL else "-"
         armored, payload = self._sign_or_check(state, sop, cur, user, action, plan_hash, comment, sig or Signature())
-        nxt = machine.after(sop, cur, "ya" if approve else "tidak")
+        nxt = machine.after(sop, cur, answer)
+        ev_kind = Ev.DECIDED if kind is StepKind.DECISION else (Ev.APPROVED if answer == "ya" else Ev.REJECTED)
         ev = Event(
-            Ev.APPROVED if approve else Ev.REJECTED,
+            ev_kind,
             username,
             {
                 "step": cur.number,
@@ -424,10 +405,25 @@ class RunService:
                 "plan_hash": plan_hash,
                 "signature": armored,
                 "payload": payload,
-                "rejects_request": (not approve) and nxt.rejects_request,
+                "rejects_request": answer == "tidak" and nxt.rejects_request,
             },
         )
-        return self._finish_step(state, sop, cur, username, "ya" if approve else "tidak", comment, extra=[ev])
+        return self._finish_step(state, sop, cur, username, answer, comment, extra=[ev])
+
+    def _gated_plan_hash(self, state: RunState, cur: Step) -> str:
+        """The plan hash an approval signs ('-' when it approves no plan)."""
+        if cur.approves_plan_of is None:
+            return "-"
+        plan = state.plans.get(cur.approves_plan_of)
+        if plan is None:
+            raise ConflictError(
+                f"step {cur.number} approves the plan of step {cur.approves_plan_of}, which has no plan yet",
+                hint=f"run `sop plan {state.run_id}` first, read it, then approve",
+            )
+        if cur.approves_plan_of in state.urgent and cur.approves_plan_of in state.applied:
+            # A late approval on the urgent path signs what was actually applied.
+            return state.applied[cur.approves_plan_of]
+        return plan.hash
 
     # -- plan and apply ---------------------------------------------------------------------
     def _extravars(self, state: RunState, step: Step) -> dict[str, Any]:
