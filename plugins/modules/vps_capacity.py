@@ -64,6 +64,9 @@ def main():
     used_cpu = sum(d["vcpus"] for d in domains.values())
     used_mem = sum(d["memory_mb"] for d in domains.values())
     mine = domains.get(p["name"], {"vcpus": 0, "memory_mb": 0})
+    # 0 keeps the VM's current value (a resize of only some dimensions).
+    p["vcpus"] = p["vcpus"] or mine["vcpus"]
+    p["memory_mb"] = p["memory_mb"] or mine["memory_mb"]
     after_cpu = used_cpu - mine["vcpus"] + p["vcpus"]
     after_mem = used_mem - mine["memory_mb"] + p["memory_mb"]
     capacity = {

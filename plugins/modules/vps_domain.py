@@ -208,7 +208,9 @@ def _resize(module, uri, p, cur, info, result):
     name = p["name"]
     if cur["state"] == "absent":
         module.fail_json(msg=f"VPS {name} does not exist on {uri}: nothing to resize")
-    want = _spec(p)
+    # 0 keeps the current value (SOP 22: "leave empty to keep the current value").
+    want = {k: v or cur[k] for k, v in _spec(p).items()}
+    result["want"] = want
     if want["disk_gb"] < cur["disk_gb"]:
         module.fail_json(msg=f"VPS {name}: disk cannot shrink ({cur['disk_gb']} GB -> {want['disk_gb']} GB)")
     running = cur["state"] == "running"
@@ -309,7 +311,8 @@ def main():
     if p["action"] == "delete":
         after = {"state": "absent"}
     elif module.check_mode or not result["changed"]:
-        after = {**_spec(p), "state": "running"} if p["action"] == "create" or cur["state"] != "absent" else cur
+        after = {**result.get("want", _spec(p)), "state": "running"} if p["action"] == "create" or cur[
+            "state"] != "absent" else cur
     else:
         after, _info = _current(uri, p["name"])
     result["after"] = after

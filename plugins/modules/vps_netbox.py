@@ -184,6 +184,9 @@ def absent(module, api, result):
     if vm is None:
         result["before"] = result["after"] = {"state": "absent"}
         return
+    if p["tenant"] and (vm.tenant is None or vm.tenant.slug != p["tenant"]):
+        owner = vm.tenant.slug if vm.tenant else "no tenant"
+        raise NetBoxError(f"VM {p['name']} belongs to {owner}, not {p['tenant']}: refusing to delete it")
     ifaces = list(api.virtualization.interfaces.filter(virtual_machine_id=vm.id))
     ips = [ip for i in ifaces for ip in _iface_ips(api, i)]
     result["address"] = ips[0].address if ips else ""
