@@ -23,18 +23,6 @@ pytestmark = pytest.mark.slow
 SECRETS = ["SOP_DB_PASSWORD", "SOP_BACKUP_PASSWORD"]
 
 
-@pytest.fixture(autouse=True)
-def _validation_result_truthiness(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Work around f56a4d8: RunService._check_bindings tests ``if result.errors:``, but ansible-core
-    2.21's AnsibleValidationErrorMultiple has no __len__, so it is always true and every request
-    for a SOP with a bound role is refused with an empty message. Giving it the length of its
-    error list keeps real validation errors; remove once runs.py uses ``result.error_messages``."""
-    from ansible.module_utils.errors import AnsibleValidationErrorMultiple
-
-    if not hasattr(AnsibleValidationErrorMultiple, "__len__"):
-        monkeypatch.setattr(AnsibleValidationErrorMultiple, "__len__", lambda self: len(self.errors), raising=False)
-
-
 @pytest.fixture
 def runner(tmp_path: Path, dbhost: DbServers, monkeypatch: pytest.MonkeyPatch) -> RunService:
     """A runner over the real catalogue whose backups go to repositories under tmp_path."""
