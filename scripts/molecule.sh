@@ -46,7 +46,7 @@ for s in "${scenarios[@]}"; do
     rc=0; status=passed
   else
     rc=$?; status="FAILED (rc $rc)"; failed=1
-    grep -n -B3 -A20 -m3 -E "fatal:|FAILED!|ERROR!|CRITICAL" "$logf" >&2 || tail -40 "$logf" >&2
+    grep -n -B3 -A20 -m3 -E "fatal:|FAILED!|ERROR!|CRITICAL Ansible" "$logf" >&2 || tail -40 "$logf" >&2
     # A failed test leaves its instance behind: destroy it so no container keeps running.
     MOLECULE_EPHEMERAL_DIRECTORY="$eph" molecule destroy -s "$s" >>"$logf" 2>&1 || true
   fi
