@@ -19,6 +19,7 @@ this module recorded when it started them.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -157,12 +158,16 @@ def _save_state(paths: HypervisorPaths, data: dict[str, object]) -> None:
 
 
 def _ensure_qemu_runs_as_root() -> bool:
-    """qemu.conf user/group root: with the default libvirt-qemu user every define is ~44 s slower."""
+    """qemu.conf user/group root (else every define is ~44 s slower) and no seccomp sandbox.
+
+    The sandbox (spawn=deny) would stop QEMU's guestfwd from starting socat, which is how an
+    isolated installer reaches the loopback answer-file server.
+    """
     if not QEMU_CONF.exists():
         raise EnvironmentProblemError(f"{QEMU_CONF} missing", hint="apt-get install libvirt-daemon-system")
     text = QEMU_CONF.read_text()
     lines = text.splitlines()
-    wanted = {"user": 'user = "root"', "group": 'group = "root"'}
+    wanted = {"user": 'user = "root"', "group": 'group = "root"', "seccomp_sandbox": "seccomp_sandbox = 0"}
     have = {k for k, v in wanted.items() if v in lines}
     if have == set(wanted):
         return False
@@ -318,6 +323,43 @@ def _wait_for_bmc(port: int, proc: subprocess.Popen[bytes], timeout: float = 30)
             time.sleep(0.3)
     raise EnvironmentProblemError(f"the Redfish emulator did not answer within {timeout:.0f} s",
                                   hint="see .lab/libvirt/bmc/sushy.log")
+
+
+# The lab's "installer": the golden kernel's initrd with a busybox /sop-init appended, run
+# with rdinit=/sop-init. Like debian-installer it reads url= from the kernel command line and
+# fetches the answer file from there; it writes a marker and the answer file's digest to the
+# disk (standing in for partitioning and package installation), runs the answer file's own
+# call-back (the wget of preseed/late_command, autoinstall late-commands or kickstart %post)
+# and powers off. Modules come from the golden initrd: virtio is not built into the kernel.
+_INSTALLER_INIT = "scripts/lab/installer-init.sh"
+
+
+def installer_initrd(paths: HypervisorPaths | None = None) -> Path:
+    """Build (once per golden image) the installer initrd; return its path."""
+    paths = paths or HypervisorPaths.default()
+    out = paths.images / "sop-installer.initrd"
+    busybox = Path("/bin/busybox")
+    script = repo_root() / _INSTALLER_INIT
+    if out.exists() and out.stat().st_mtime >= max(paths.initrd.stat().st_mtime, script.stat().st_mtime):
+        return out
+    if not busybox.exists():
+        raise EnvironmentProblemError("/bin/busybox missing", hint="apt-get install busybox-static")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "root"
+        (root / "bin").mkdir(parents=True)
+        shutil.copy2(busybox, root / "bin" / "busybox-sop")
+        init = root / "sop-init"
+        init.write_text((repo_root() / _INSTALLER_INIT).read_text())
+        init.chmod(0o755)
+        cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], input=b"bin\nbin/busybox-sop\nsop-init\n",
+                              cwd=root, capture_output=True, check=True).stdout
+        tmp_out = out.with_suffix(".tmp")
+        # A gzip member of its own after the golden initrd's; the kernel unpacks both.
+        tmp_out.write_bytes(paths.initrd.read_bytes() + gzip.compress(cpio))
+        tmp_out.replace(out)
+    return out
 
 
 def lab_domains() -> list[str]:

@@ -1,0 +1,153 @@
+"""SOP 23 (Instalasi OS Server) on the lab: answer files from NetBox checked by the real
+validators, and the install driven over Redfish (sushy-tools, libvirt driver) against a
+"bare-metal" domain whose installer fetches the answer file and calls back."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hv_helpers import run_playbook, unique_name
+
+from sop_runner.lab import hypervisor
+
+pytestmark = [pytest.mark.hypervisor, pytest.mark.netbox, pytest.mark.usefixtures("netbox_env")]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _virsh(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["virsh", "-c", hypervisor.URI, *args], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def bmc(hypervisor_lab: hypervisor.HypervisorStatus) -> Iterator[hypervisor.HypervisorStatus]:
+    """The lab with the Redfish emulator; the emulator is stopped at the end if we started it."""
+    status = hypervisor.up(bmc=True)
+    yield status
+    if any("sushy" in s for s in status.started):
+        hypervisor.stop_bmc()
+
+
+@pytest.fixture(scope="module")
+def server(netbox_api: Any, netbox_env: None, bmc: hypervisor.HypervisorStatus,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A planned device in NetBox with a management address, and its bare-metal domain."""
+    name = unique_name("bm")
+    dtype = netbox_api.dcim.device_types.get(slug="poweredge-r650")
+    role = netbox_api.dcim.device_roles.get(slug="server")
+    site = netbox_api.dcim.sites.get(slug="dc-wonosobo")
+    dev = netbox_api.dcim.devices.create(name=name, device_type=dtype.id, role=role.id, site=site.id,
+                                         status="planned", serial=f"SN-{name}")
+    iface = netbox_api.dcim.interfaces.create(device=dev.id, name="eno1", type="1000base-t")
+    prefix = netbox_api.ipam.prefixes.get(prefix="10.30.0.0/24")
+    ip = prefix.available_ips.create({"assigned_object_type": "dcim.interface", "assigned_object_id": iface.id,
+                                      "status": "active", "description": f"SOP 23 test {name}"})
+    dev.update({"primary_ip4": ip.id})
+    paths = hypervisor.HypervisorPaths.default()
+    disk = paths.pool / f"{name}.raw"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "raw", str(disk), "64M"], check=True)
+    _virsh("pool-refresh", hypervisor.POOL)
+    port = _free_port()
+    root = tmp_path_factory.mktemp("answers")
+    xml = f"""<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>{name}</name><description>{hypervisor.LAB_MARK} bare-metal server {name}</description>
+  <memory unit='MiB'>384</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{paths.kernel}</kernel>
+    <initrd>{hypervisor.installer_initrd(paths)}</initrd>
+    <cmdline>console=ttyS0 rdinit=/sop-init quiet auto=true priority=critical url=http://10.0.2.100/{name}/preseed.cfg</cmdline></os>
+  <features><acpi/></features><on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{disk}'/><target dev='vda' bus='virtio'/></disk>
+    <disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>
+    <serial type='pty'><log file='{disk}.console.log' append='off'/></serial>
+  </devices>
+  <qemu:commandline>
+    <qemu:arg value='-netdev'/>
+    <qemu:arg value='user,id=inst,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:socat - TCP:127.0.0.1:{port}'/>
+    <qemu:arg value='-device'/><qemu:arg value='virtio-net-pci,netdev=inst,addr=0x9'/>
+  </qemu:commandline>
+</domain>"""
+    xml_file = root / "domain.xml"
+    xml_file.write_text(xml)
+    assert _virsh("define", str(xml_file)).returncode == 0
+    uuid = _virsh("domuuid", name).stdout.strip()
+    key = paths.ssh_key.with_suffix(".pub").read_text().strip()
+    yield {"name": name, "disk": disk, "port": port, "root": root, "uuid": uuid, "ip": ip.address,
+           "vars": {"os_install_device": name, "os_install_os": "debian", "os_install_os_version": "12",
+                    "os_install_ssh_public_key": key, "os_install_http_root": str(root),
+                    "os_install_http_port": port, "os_install_bmc_address": bmc.bmc_url.removeprefix("https://"),
+                    "os_install_bmc_system_id": uuid, "os_install_timeout": 120}}
+    _virsh("destroy", name)
+    _virsh("undefine", name)
+    for f in paths.pool.glob(f"{name}.raw*"):
+        f.unlink()
+
+
+def test_plan_renders_and_validates_every_answer_file_kind(server: dict[str, Any]) -> None:
+    for os_name, version, kind in (("debian", "12", "preseed"), ("rocky", "9", "kickstart"),
+                                   ("ubuntu", "24.04", "autoinstall")):
+        res = run_playbook("sop23_os_install.yml", {**server["vars"], "os_install_os": os_name,
+                                                    "os_install_os_version": version}, check=True)
+        assert res.rc == 0, (os_name, res.failures)
+        assert res.plan["answer_file"].startswith(kind) and res.plan["address"] == server["ip"]
+    assert "shut off" in _virsh("domstate", server["name"]).stdout, "a plan must not power the server on"
+
+
+def test_invalid_preseed_is_refused_at_plan_time(server: dict[str, Any]) -> None:
+    bad = {**server["vars"], "os_install_domain": "dc.example\nthis is not a preseed line"}
+    res = run_playbook("sop23_os_install.yml", bad, check=True)
+    assert res.rc != 0
+    assert "the preseed for" in " ".join(res.failures) and "debconf-set-selections exit" in " ".join(res.failures)
+
+
+def test_bmc_that_does_not_answer_ends_the_step_within_its_timeout(server: dict[str, Any]) -> None:
+    dead = f"127.0.0.1:{_free_port()}"
+    t0 = time.monotonic()
+    res = run_playbook("sop23_os_install.yml", {**server["vars"], "os_install_bmc_address": dead,
+                                                "os_install_bmc_timeout": 5})
+    elapsed = time.monotonic() - t0
+    assert res.rc != 0
+    msg = " ".join(res.failures)
+    assert f"the BMC at {dead} did not do Set the one-time boot to Cd" in msg, msg
+    assert elapsed < 90, f"took {elapsed:.0f} s"
+
+
+def test_installer_that_never_calls_back_ends_the_step_within_its_timeout(server: dict[str, Any]) -> None:
+    # The answer-file server listens on another port than the domain's guestfwd: the installer
+    # never gets its answer file, so it never calls back.
+    t0 = time.monotonic()
+    res = run_playbook("sop23_os_install.yml", {**server["vars"], "os_install_http_port": _free_port(),
+                                                "os_install_timeout": 20})
+    elapsed = time.monotonic() - t0
+    _virsh("destroy", server["name"])
+    assert res.rc != 0
+    assert f"the installer of {server['name']} did not call back within 20 s" in " ".join(res.failures)
+    assert elapsed < 90, f"took {elapsed:.0f} s"
+
+
+def test_install_end_to_end_over_redfish(server: dict[str, Any], netbox_api: Any) -> None:
+    _virsh("destroy", server["name"])
+    res = run_playbook("sop23_os_install.yml", server["vars"])
+    assert res.rc == 0, res.failures
+    answer = Path(server["root"]) / server["name"] / "preseed.cfg"
+    digest = hashlib.sha256(answer.read_bytes()).hexdigest()
+    head = server["disk"].read_bytes()[:200].decode(errors="replace")
+    assert head.startswith(f"SOP-INSTALLED {digest} http://10.0.2.100/{server['name']}/preseed.cfg"), head
+    callbacks = (Path(server["root"]) / f"{server['name']}.callback").read_text()
+    assert f"device={server['name']}&status=done" in callbacks
+    dev = netbox_api.dcim.devices.get(name=server["name"])
+    assert dev.status.value == "active"
+    journal = [j.comments for j in netbox_api.extras.journal_entries.filter(assigned_object_type="dcim.device",
+                                                                          assigned_object_id=dev.id)]
+    assert any("SOP 23" in j for j in journal)
