@@ -48,8 +48,14 @@ class PlaybookResult:
 
     @property
     def changed(self) -> int:
-        """Number of tasks that changed (or would change) something."""
-        return sum(1 for t in self.tasks if t.changed)
+        """Number of tasks that changed (or would change) something.
+
+        Ansible censors the results of ``no_log`` tasks in their events, losing ``changed``;
+        the play recap still counts them, so the larger of the two is the truth.
+        """
+        by_tasks = sum(1 for t in self.tasks if t.changed)
+        by_recap = sum(counts.get("changed", 0) for counts in self.hosts.values())
+        return max(by_tasks, by_recap)
 
     @property
     def diff(self) -> str:
