@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pynetbox
@@ -74,11 +73,9 @@ BANDWIDTH_MBPS = {
     "diskominfo": 100,
 }
 
-DMZ_GW = {
-    "name": "dmz-gw",
-    "interfaces": {"eth0": "203.0.113.3/24", "eth1": "10.30.1.254/24"},
-    "descriptions": {"eth0": "Public segment (NAT outside)", "eth1": "DMZ VLAN 20 (NAT inside)"},
-}
+DMZ_GW_NAME = "dmz-gw"
+DMZ_GW_INTERFACES = {"eth0": "203.0.113.3/24", "eth1": "10.30.1.254/24"}
+DMZ_GW_DESCRIPTIONS = {"eth0": "Public segment (NAT outside)", "eth1": "DMZ VLAN 20 (NAT inside)"}
 
 CABLES = [
     (("rtr-edge-01", "eth0"), ("rtr-isp", "GigabitEthernet0/0/0")),
@@ -124,12 +121,12 @@ def _ensure_dmz_gw(nb: Any, report: SeedReport) -> None:
     if edge is None:
         msg = "rtr-edge-01 is not in NetBox: load the organisation seed first"
         raise RuntimeError(msg)
-    device = nb.dcim.devices.get(name=DMZ_GW["name"])
+    device = nb.dcim.devices.get(name=DMZ_GW_NAME)
     if device is None:
         platform = nb.dcim.platforms.get(slug="debian")
         device_type = nb.dcim.device_types.get(slug="poweredge-r250") or edge.device_type
         device = nb.dcim.devices.create(
-            name=DMZ_GW["name"],
+            name=DMZ_GW_NAME,
             role=_ensure_device_role(nb, report).id,
             device_type=device_type.id,
             site=edge.site.id,
@@ -139,14 +136,14 @@ def _ensure_dmz_gw(nb: Any, report: SeedReport) -> None:
             description="Linux NAT gateway (nftables) and shaper (tc) of the DMZ",
         )
         report.note("device dmz-gw")
-    for name, address in DMZ_GW["interfaces"].items():
+    for name, address in DMZ_GW_INTERFACES.items():
         iface = nb.dcim.interfaces.get(device_id=device.id, name=name)
         if iface is None:
             iface = nb.dcim.interfaces.create(
                 device=device.id,
                 name=name,
                 type="1000base-t",
-                description=DMZ_GW["descriptions"][name],
+                description=DMZ_GW_DESCRIPTIONS[name],
             )
             report.note(f"interface dmz-gw:{name}")
         ip = nb.ipam.ip_addresses.get(address=address)
@@ -228,12 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         url, token = load_env()
         report = seed(pynetbox.api(url, token=token))
     except (RuntimeError, pynetbox.RequestError) as exc:
-        print(f"seed_network: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"seed_network: {exc}", file=sys.stderr)
         return 1
     for change in report.changes:
-        print(f"seed_network: {change}")  # noqa: T201
+        print(f"seed_network: {change}")
     if not report.changes:
-        print("seed_network: nothing to do")  # noqa: T201
+        print("seed_network: nothing to do")
     return 0
 
 
