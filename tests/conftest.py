@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,3 +51,43 @@ def netbox_reset(netbox_lab: tuple[str, str]) -> float:
     from the same data no matter what earlier modules created.
     """
     return lab.reset()
+
+
+# -- runner configuration with the lab personas (shared by the runner and domain suites) ------
+
+
+@pytest.fixture(scope="session")
+def persona_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SSH keys and a base runner config for the lab personas, made once per session."""
+    from sop_runner.service.personas import init_personas
+
+    d = tmp_path_factory.mktemp("personas")
+    init_personas(d)
+    return d
+
+
+@pytest.fixture
+def make_runner_config(persona_dir: Path) -> Callable[..., Path]:
+    """Write a runner config: the personas (plus extras), a database URL and a catalogue."""
+
+    def make(directory: Path, database: str, catalogue: Path, extra_users: list[dict[str, Any]] | None = None,
+             inventory: str | None = None) -> Path:
+        import yaml
+
+        base = yaml.safe_load((persona_dir / "sop.yml").read_text(encoding="utf-8"))
+        users = []
+        for item in base["users"] + (extra_users or []):
+            user = dict(item)
+            for key in ("public_key_file", "private_key_file"):
+                if key in user:
+                    user[key] = str((persona_dir / user[key]).resolve())
+            users.append(user)
+        cfg: dict[str, Any] = {"home": str(directory / "home"), "database": database, "catalogue": str(catalogue),
+                               "users": users, "secret_env": ["NETBOX_TOKEN", "SOP_TEST_SECRET"]}
+        if inventory:
+            cfg["inventory"] = inventory
+        path = directory / "sop.yml"
+        path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+        return path
+
+    return make

@@ -163,7 +163,7 @@ class RunService:
 
         from sop_runner.core.catalogue.validate import role_options
 
-        fake_run = {"id": "validation", "requester": "validation", "sop": sop.id}
+        fake_run = {"id": "validation", "requester": "validation", "sop": sop.id, "artifacts": "/validation"}
         for step in sop.steps:
             if step.automation is None or step.automation.status != "automated" or not step.automation.role:
                 continue
@@ -426,13 +426,18 @@ class RunService:
         return plan.hash
 
     # -- plan and apply ---------------------------------------------------------------------
+    def _run_ctx(self, state: RunState, step: Step) -> dict[str, str]:
+        """What SOP bindings may use as ``run``: id, requester, sop, and the step's output folder."""
+        outputs = self.cfg.home / "runs" / state.run_id / "outputs" / f"step{step.number}"
+        return {"id": state.run_id, "requester": state.requester, "sop": state.sop_id, "artifacts": str(outputs)}
+
     def _extravars(self, state: RunState, step: Step) -> dict[str, Any]:
         assert step.automation is not None
-        run_ctx = {"id": state.run_id, "requester": state.requester, "sop": state.sop_id}
+        run_ctx = self._run_ctx(state, step)
         values = planning.bound_vars(step.automation, state.params, run_ctx)
         values["sop_run_id"] = state.run_id
         values["sop_step"] = step.number
-        values["sop_artifacts_dir"] = str(self.cfg.home / "runs" / state.run_id / "outputs" / f"step{step.number}")
+        values["sop_artifacts_dir"] = run_ctx["artifacts"]
         return values
 
     def _run_dir(self, run_id: str) -> Path:
@@ -463,7 +468,9 @@ class RunService:
             ident=ident,
             extravars=extravars,
             check=check,
-            inventory=self.cfg.inventory,
+            inventory=str(self.cfg.repo / step.automation.inventory)
+            if step.automation and step.automation.inventory
+            else self.cfg.inventory,
             secrets=self.cfg.secrets(),
             on_event=self._progress_event,
         )
@@ -576,7 +583,7 @@ class RunService:
         advance: bool = True,
     ) -> RunState:
         assert cur.automation is not None
-        run_ctx = {"id": state.run_id, "requester": state.requester, "sop": state.sop_id}
+        run_ctx = self._run_ctx(state, cur)
         locks = planning.targets(cur.automation, state.params, run_ctx) or [f"run:{state.run_id}"]
         self.store.acquire_locks(state.run_id, locks)
         try:

@@ -8,21 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from sop_runner.config import load_config, repo_root
-from sop_runner.service.personas import init_personas
 from sop_runner.service.runs import RunService
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-@pytest.fixture(scope="session")
-def persona_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Keys for the lab personas, made once per session."""
-    d = tmp_path_factory.mktemp("personas")
-    init_personas(d)
-    return d
 
 
 def _pg_url() -> Iterator[str]:
@@ -53,30 +43,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield from _pg_url()
 
 
-def write_config(tmp_path: Path, persona_dir: Path, database: str, catalogue: Path,
-                 extra_users: list[dict[str, Any]] | None = None) -> Path:
-    """A runner config whose users are the personas (plus extras) with absolute key paths."""
-    base = yaml.safe_load((persona_dir / "sop.yml").read_text(encoding="utf-8"))
-    users = []
-    for item in base["users"] + (extra_users or []):
-        user = dict(item)
-        for key in ("public_key_file", "private_key_file"):
-            if key in user:
-                user[key] = str((persona_dir / user[key]).resolve())
-        users.append(user)
-    cfg = {"home": str(tmp_path / "home"), "database": database, "catalogue": str(catalogue), "users": users,
-           "secret_env": ["NETBOX_TOKEN", "SOP_TEST_SECRET"]}
-    path = tmp_path / "sop.yml"
-    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return path
-
-
 @pytest.fixture
-def config_path(tmp_path: Path, persona_dir: Path, database_url: str) -> Path:
+def config_path(tmp_path: Path, database_url: str, make_runner_config: Any) -> Path:
     """A runner configuration over the fixture catalogue."""
     extra = [{"username": "ani.ganda", "name": "Ani (requester and kasi)", "roles": ["requester", "kasi"],
               "tenant": "diskominfo", "public_key_file": "keys/rina.kasi.pub", "private_key_file": "keys/rina.kasi"}]
-    return write_config(tmp_path, persona_dir, database_url, FIXTURES / "sops", extra)
+    return make_runner_config(tmp_path, database_url, FIXTURES / "sops", extra)
 
 
 @pytest.fixture
@@ -86,7 +58,9 @@ def svc(config_path: Path) -> RunService:
 
 
 @pytest.fixture
-def e2e_config(tmp_path: Path, persona_dir: Path, netbox_lab: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Path:
+def e2e_config(
+    tmp_path: Path, netbox_lab: tuple[str, str], monkeypatch: pytest.MonkeyPatch, make_runner_config: Any
+) -> Path:
     """A runner config over the real catalogue, talking to the lab NetBox (reset first)."""
     from sop_runner import lab
 
@@ -94,7 +68,7 @@ def e2e_config(tmp_path: Path, persona_dir: Path, netbox_lab: tuple[str, str], m
     url, token = netbox_lab
     monkeypatch.setenv("NETBOX_URL", url)
     monkeypatch.setenv("NETBOX_TOKEN", token)
-    return write_config(tmp_path, persona_dir, f"sqlite:///{tmp_path / 'sop.db'}", repo_root() / "sops")
+    return make_runner_config(tmp_path, f"sqlite:///{tmp_path / 'sop.db'}", repo_root() / "sops")
 
 
 @pytest.fixture

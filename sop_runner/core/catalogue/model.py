@@ -149,6 +149,10 @@ class Automation(_Strict):
         description="lock keys (Jinja2): two runs with a common target never apply at once",
     )
     note: str = Field(default="", description="why it is pending, or what the automation covers")
+    inventory: str = Field(
+        default="",
+        description="inventory for this playbook, from the repository root (default: the runner's)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Automation:

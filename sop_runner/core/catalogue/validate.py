@@ -95,6 +95,8 @@ def _check_automation(
     out: list[Problem] = []
     if not (repo_root / auto.playbook).is_file():
         out.append(Problem(file, f"{where}.playbook", f"{auto.playbook} does not exist"))
+    if auto.inventory and not (repo_root / auto.inventory).exists():
+        out.append(Problem(file, f"{where}.inventory", f"{auto.inventory} does not exist"))
     if not auto.role:
         out.append(Problem(file, f"{where}.role", "name the role whose argument_specs the vars must match"))
         return out
