@@ -64,14 +64,15 @@ def persona_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-@pytest.fixture
-def sop_service(tmp_path: Path, persona_dir: Path, netbox_env: None) -> object:
+@pytest.fixture(scope="module")
+def sop_service(tmp_path_factory: pytest.TempPathFactory, persona_dir: Path, netbox_env: None) -> object:
     """A RunService over the real catalogue, SQLite, the lab NetBox (not reset: names are unique)."""
     import yaml
 
     from sop_runner.config import load_config, repo_root
     from sop_runner.service.runs import RunService
 
+    tmp_path = tmp_path_factory.mktemp("runner")
     base = yaml.safe_load((persona_dir / "sop.yml").read_text(encoding="utf-8"))
     users = []
     for item in base["users"]:

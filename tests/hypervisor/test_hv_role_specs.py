@@ -1,0 +1,35 @@
+"""Static contract of the hypervisor/data-centre roles: argument_specs mirror defaults, SOP bindings fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = ["vps", "dc_assets", "os_install"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_argument_specs_keys_equal_defaults_keys(role: str) -> None:
+    defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+    specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    assert set(specs["argument_specs"]["main"]["options"]) == set(defaults)
+    assert all(k.startswith(f"{role}_") for k in defaults)
+
+
+@pytest.mark.parametrize(("sop", "step", "playbook"), [
+    ("20-pembuatan-vps.yml", 7, "playbooks/sop20_vps_create.yml"),
+    ("21-penghapusan-vps.yml", 7, "playbooks/sop21_vps_delete.yml"),
+    ("22-penambahan-sumberdaya-vps.yml", 4, "playbooks/sop22_vps_resize.yml"),
+])
+def test_vps_bindings_are_approved_and_fit_the_role(sop: str, step: int, playbook: str) -> None:
+    data = yaml.safe_load((ROOT / "sops" / "wonosobo" / sop).read_text())
+    steps = {s["number"]: s for s in data["steps"]}
+    auto = steps[step]["automation"]
+    assert steps[step]["kind"] == "automated" and auto["playbook"] == playbook and auto["role"] == "vps"
+    approvers = [s for s in data["steps"] if s.get("approves_plan_of") == step]
+    assert len(approvers) == 1 and approvers[0]["number"] < step
+    options = yaml.safe_load((ROOT / "roles" / "vps" / "meta" / "argument_specs.yml").read_text())
+    assert set(auto["vars"]) <= set(options["argument_specs"]["main"]["options"])
