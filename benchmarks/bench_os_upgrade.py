@@ -35,10 +35,31 @@ def start_instances(names: list[str]) -> None:
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     nofile = min(hard if hard != resource.RLIM_INFINITY else 65536, 65536)
     for name in names:
-        run(["podman", "run", "-d", "--name", name, "--hostname", name, "--runtime=runc",
-             "--systemd=always", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW",
-             "--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", "nproc=32768:32768",
-             "--label", "owner=sop-bench", IMAGE, "/sbin/init"])
+        run(
+            [
+                "podman",
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--hostname",
+                name,
+                "--runtime=runc",
+                "--systemd=always",
+                "--cap-add",
+                "NET_ADMIN",
+                "--cap-add",
+                "NET_RAW",
+                "--ulimit",
+                f"nofile={nofile}:{nofile}",
+                "--ulimit",
+                "nproc=32768:32768",
+                "--label",
+                "owner=sop-bench",
+                IMAGE,
+                "/sbin/init",
+            ]
+        )
 
 
 def remove_instances(names: list[str]) -> None:
@@ -62,19 +83,31 @@ def inventory(names: list[str], workdir: Path) -> Path:
             },
         }
     }
+    workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "inventory.json"
     path.write_text(json.dumps(inv), encoding="utf-8")
     return path
 
 
 def playbook(args: list[str], forks: int, log: Path) -> float:
-    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-           "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
-           "ANSIBLE_FORKS": str(forks), "ANSIBLE_NOCOLOR": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
+        "ANSIBLE_FORKS": str(forks),
+        "ANSIBLE_NOCOLOR": "1",
+    }
     t0 = time.monotonic()
     with log.open("a", encoding="utf-8") as fh:
-        rc = subprocess.run([str(VENV_BIN / "ansible-playbook"), *args], cwd=REPO, env=env,
-                            stdout=fh, stderr=subprocess.STDOUT, check=False).returncode
+        rc = subprocess.run(
+            [str(VENV_BIN / "ansible-playbook"), *args],
+            cwd=REPO,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            check=False,
+        ).returncode
     wall = time.monotonic() - t0
     if rc != 0:
         raise RuntimeError(f"ansible-playbook {' '.join(args)} failed (rc {rc}); log {log}")
@@ -92,8 +125,7 @@ def bench(size: int, workdir: Path) -> dict[str, float]:
         time.sleep(3)  # systemd boots; sshd must be up before prepare stops it
         playbook(["-i", str(inv), "molecule/os_upgrade/prepare.yml"], size, log)
         setup = time.monotonic() - t0
-        wall = playbook(["-i", str(inv), "-e", f"sop24_serial={size}",
-                         "playbooks/sop24_os_upgrade.yml"], size, log)
+        wall = playbook(["-i", str(inv), "-e", f"sop24_serial={size}", "playbooks/sop24_os_upgrade.yml"], size, log)
     finally:
         remove_instances(names)
     return {"size": size, "setup_s": setup, "upgrade_s": wall}
@@ -114,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     base = results[0]["upgrade_s"]
     print(f"\n{'instances':>9} {'wall (s)':>9} {'t(N)/t(1)':>10} {'per host (s)':>13}")
     for r in results:
-        print(f"{r['size']:>9} {r['upgrade_s']:>9.1f} {r['upgrade_s'] / base:>10.2f} "
-              f"{r['upgrade_s'] / r['size']:>13.1f}")
+        print(
+            f"{r['size']:>9} {r['upgrade_s']:>9.1f} {r['upgrade_s'] / base:>10.2f} {r['upgrade_s'] / r['size']:>13.1f}"
+        )
     print(f"\n(cores: {os.cpu_count()}; load average at the end: {os.getloadavg()[0]:.1f})")
     return 0
 

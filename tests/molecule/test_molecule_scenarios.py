@@ -32,14 +32,19 @@ def test_every_role_of_ours_has_a_scenario() -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_molecule_scenario_passes(scenario: str) -> None:
     if shutil.which("podman") is None:
-        pytest.fail("podman is not installed: run `bash scripts/bootstrap.sh` (scripts/packages/molecule.txt)",
-                    pytrace=False)
+        pytest.fail(
+            "podman is not installed: run `bash scripts/bootstrap.sh` (scripts/packages/molecule.txt)", pytrace=False
+        )
     env = {**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}
     t0 = time.monotonic()
     proc = subprocess.run(
         ["bash", str(REPO / "scripts" / "molecule.sh"), scenario],
-        cwd=REPO, env=env, capture_output=True, text=True,
-        timeout=TIMEOUT_S.get(scenario, DEFAULT_TIMEOUT_S), check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S.get(scenario, DEFAULT_TIMEOUT_S),
+        check=False,
     )
     wall = time.monotonic() - t0
     print(f"molecule test -s {scenario}: rc {proc.returncode} in {wall:.0f} s")
