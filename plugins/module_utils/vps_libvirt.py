@@ -95,13 +95,21 @@ def disk_gb(path):
 
 
 def node_capacity(uri):
-    """(cpus, memory_mb) of the hypervisor from ``virsh nodeinfo``."""
-    cpus = mem_kib = 0
+    """(cpus, memory_mb) of the hypervisor.
+
+    CPUs from ``virsh nodeinfo``; memory from ``virsh nodememstats`` (MemTotal): nodeinfo's
+    "Memory size" is the NUMA cell's and moved between 8 and 13 GB within minutes on the lab
+    host, which changed plans between plan and apply.
+    """
+    cpus = 0
     for line in virsh(uri, "nodeinfo").splitlines():
         key, _, val = line.partition(":")
         if key.strip() == "CPU(s)":
             cpus = int(val.split()[0])
-        elif key.strip() == "Memory size":
+    mem_kib = 0
+    for line in virsh(uri, "nodememstats").splitlines():
+        key, _, val = line.partition(":")
+        if key.strip() == "total":
             mem_kib = int(val.split()[0])
     return cpus, mem_kib // 1024
 

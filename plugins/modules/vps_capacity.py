@@ -10,8 +10,9 @@ DOCUMENTATION = r"""
 module: vps_capacity
 short_description: Host capacity before and after creating or resizing a VPS; refuse overcommit
 description:
-  - Reads the host's physical CPUs and memory (C(virsh nodeinfo), or O(host_cpus) /
-    O(host_memory_mb) when given) and what every defined domain is allotted (persistent
+  - Reads the host's physical CPUs and memory (C(virsh nodeinfo), memory floored to whole
+    GiB so that small fluctuations do not change the plan; or O(host_cpus) / O(host_memory_mb)
+    when given) and what every defined domain is allotted (persistent
     config, running or not), then computes the allocation after the change of O(name) to
     O(vcpus)/O(memory_mb).
   - Fails, with the numbers, when the allocation after the change exceeds the host's
@@ -58,7 +59,9 @@ def main():
     except VirshError as exc:
         module.fail_json(msg=f"cannot read the host's utilisation on {p['uri']}: {exc}")
     cpus = p["host_cpus"] or cpus
-    mem = p["host_memory_mb"] or mem
+    # Whole GiB: MemTotal moves by ~100 MB on some hosts (memory hot-plug, firmware reserve),
+    # which would change the plan, and so its hash, between plan and apply for nothing.
+    mem = p["host_memory_mb"] or (mem // 1024) * 1024
     limit_cpu = int(cpus * p["cpu_ratio"])
     limit_mem = int(mem * p["memory_ratio"])
     used_cpu = sum(d["vcpus"] for d in domains.values())
