@@ -26,7 +26,7 @@ SOPS = Path(__file__).resolve().parents[2] / "sops" / "wonosobo"
 #   7  (blank: Laporan rekap VPS)
 #   total = 10 + 10 + 30 + 15 + 10 + 1440 = 1515 minutes
 SOP20_MINUTES = 1515
-SOP20_STEPS = 7
+SOP20_STEPS = 8  # row 6 split: Kasi's plan approval (6), automated creation (7)
 
 # SOP 24 UPGRADE OPERATING SYSTEM SERVER, Waktu column row by row:
 #   1  30 menit    =              30   reminder upgrade OS
@@ -85,9 +85,10 @@ def test_sop20_steps_and_branches() -> None:
     assert verify.kind is StepKind.APPROVAL
     assert verify.branches is not None
     assert verify.branches.tidak == "end"
-    assert verify.technical
-    assert verify.automation is not None
-    assert verify.automation.status == "pending"
+    assert verify.approves_plan_of == 7
+    create = sop.step(7)
+    assert create.kind is StepKind.AUTOMATED and create.technical
+    assert create.automation is not None and create.automation.role == "vps"
     # the paths through the runner
     refused = after(sop, sop.step(3), "tidak")
     assert (refused.step, refused.rejects_request) == (4, True)

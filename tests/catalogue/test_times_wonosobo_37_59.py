@@ -87,9 +87,11 @@ def test_sop56_steps_and_branches() -> None:
 
     technical = [s.number for s in sop.steps if s.technical]
     assert technical == [5]
+    # Step 5 runs the router_replace role; Kasi's step 4 signs its plan.
     automation = sop.step(5).automation
     assert automation is not None
-    assert automation.status == "pending"
+    assert automation.status == "automated" and automation.role == "router_replace"
+    assert sop.step(4).approves_plan_of == 5
 
 
 def test_sop59_is_the_urgent_path() -> None:
