@@ -230,10 +230,20 @@ def _ensure_pool(paths: HypervisorPaths, st: HypervisorStatus) -> None:
     else:
         target = _virsh("pool-dumpxml", POOL).stdout
         if f"<path>{paths.pool}</path>" not in target:
-            raise EnvironmentProblemError(
-                f"a libvirt pool named {POOL!r} exists but not at {paths.pool}",
-                hint=f"virsh pool-destroy {POOL}; virsh pool-undefine {POOL}, then run up again",
-            )
+            # libvirt keeps pool definitions machine-wide: another clone's lab (or CI's previous
+            # clone) left its pool. Take it over only when no guest is running on this host.
+            running = _virsh("list", "--name", check=False).stdout.split()
+            if running:
+                raise EnvironmentProblemError(
+                    f"a libvirt pool named {POOL!r} exists but not at {paths.pool}, and guests are running "
+                    f"({', '.join(running)})",
+                    hint=f"stop the other lab, or: virsh pool-destroy {POOL}; virsh pool-undefine {POOL}",
+                )
+            _virsh("pool-destroy", POOL, check=False)
+            _virsh("pool-undefine", POOL)
+            _virsh("pool-define-as", POOL, "dir", "--target", str(paths.pool))
+            st.started.append(f"pool {POOL} moved to {paths.pool}")
+            info = _virsh("pool-info", POOL, check=False)
     if "running" not in info.stdout:
         _virsh("pool-start", POOL)
         st.started.append(f"pool {POOL} started")
