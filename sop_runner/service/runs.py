@@ -27,7 +27,7 @@ from sop_runner.core.people import User
 from sop_runner.core.policy import check_may_act
 from sop_runner.core.run import machine
 from sop_runner.core.run.events import Ev, Event
-from sop_runner.core.run.state import RunState, RunStatus, fold
+from sop_runner.core.run.state import RunState, RunStatus, apply_event, fold
 from sop_runner.core.signing import SignedAction
 from sop_runner.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from sop_runner.service import documents, planning
@@ -108,10 +108,15 @@ class RunService:
     # -- writing ----------------------------------------------------------------------------
     def _append(self, state: RunState, events: list[Event]) -> RunState:
         stamped = self.store.append(state.run_id, state.version, events)
-        all_events = self.store.events(state.run_id)
-        new_state = fold(all_events)
-        self.store.append(state.run_id, new_state.version, [], snapshot=new_state)
-        del stamped
+        # Fold only what was just stored (the store checked the run was still at state.version),
+        # instead of reading the whole run back; a new run folds from its first event.
+        if state.version == 0:
+            new_state = fold(stamped)
+        else:
+            new_state = state
+            for event in stamped:
+                apply_event(new_state, event)
+        self.store.write_snapshot(new_state)
         return new_state
 
     # -- request ----------------------------------------------------------------------------

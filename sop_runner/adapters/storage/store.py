@@ -126,6 +126,11 @@ class EventStore:
                 self._write_snapshot(conn, snapshot)
         return stamped
 
+    def write_snapshot(self, s: RunState) -> None:
+        """Update the listing row of a run (no chain lock: it is derived, not audited)."""
+        with self.engine.begin() as conn:
+            self._write_snapshot(conn, s)
+
     def _write_snapshot(self, conn: Connection, s: RunState) -> None:
         now = utcnow()
         params = {
