@@ -8,12 +8,9 @@ from the YAML, with 1 hari = 1440 min, 1 jam = 60 min, "n x 24 jam" = n x 1440 m
 
 from __future__ import annotations
 
-from pathlib import Path
+from paper_sops import load_sop, total_minutes
 
-from sop_runner.core.catalogue.loader import load_file
-from sop_runner.core.catalogue.model import SopDefinition, StepKind
-
-SOPS = Path(__file__).resolve().parents[2] / "sops" / "wonosobo"
+from sop_runner.core.catalogue.model import StepKind
 
 # SOP 1 PERAWATAN RUTIN DATA CENTER, Waktu column row by row:
 #   1  30 menit    =              30
@@ -43,32 +40,21 @@ SOP12_MINUTES = 3100
 SOP12_STEPS = 7
 
 
-def _load(name: str) -> SopDefinition:
-    sop, problems = load_file(SOPS / name)
-    assert not problems, [str(p) for p in problems]
-    assert sop is not None
-    return sop
-
-
-def _total_minutes(sop: SopDefinition) -> float:
-    return sum(m for s in sop.steps if (m := s.time_standard.minutes) is not None)
-
-
 def test_sop01_total_time_matches_hand_sum() -> None:
-    sop = _load("01-perawatan-rutin-data-center.yml")
+    sop = load_sop("01-perawatan-rutin-data-center.yml")
     assert sop.id == "wonosobo-01"
     assert len(sop.steps) == SOP01_STEPS
-    assert _total_minutes(sop) == SOP01_MINUTES
+    assert total_minutes(sop) == SOP01_MINUTES
 
 
 def test_sop12_total_time_matches_hand_sum() -> None:
-    sop = _load("12-backup-data.yml")
+    sop = load_sop("12-backup-data.yml")
     assert sop.id == "wonosobo-12"
-    assert _total_minutes(sop) == SOP12_MINUTES
+    assert total_minutes(sop) == SOP12_MINUTES
 
 
 def test_sop12_steps_and_branches() -> None:
-    sop = _load("12-backup-data.yml")
+    sop = load_sop("12-backup-data.yml")
     assert [s.number for s in sop.steps] == list(range(1, SOP12_STEPS + 1))
     decisions = [s for s in sop.steps if s.kind is StepKind.DECISION]
     # The only decision is the test restore: usable data goes on to off-site storage of the
@@ -88,7 +74,7 @@ def test_sop12_steps_and_branches() -> None:
 
 
 def test_sop01_branches() -> None:
-    sop = _load("01-perawatan-rutin-data-center.yml")
+    sop = load_sop("01-perawatan-rutin-data-center.yml")
     got = {
         s.number: (s.branches.ya, s.branches.tidak)
         for s in sop.steps if s.kind is StepKind.DECISION and s.branches is not None

@@ -8,13 +8,10 @@ from the YAML, with 1 hari = 1440 min, 1 jam = 60 min, "n x 24 jam" = n x 1440 m
 
 from __future__ import annotations
 
-from pathlib import Path
+from paper_sops import load_sop, total_minutes
 
-from sop_runner.core.catalogue.loader import load_file
-from sop_runner.core.catalogue.model import SopDefinition, StepKind
+from sop_runner.core.catalogue.model import StepKind
 from sop_runner.core.run.machine import after
-
-SOPS = Path(__file__).resolve().parents[2] / "sops" / "wonosobo"
 
 # SOP 20 PEMBUATAN VPS (VIRTUAL PRIVATE SERVER), Waktu column row by row:
 #   1  10 menit    =              10   permintaan pembuatan VPS
@@ -44,32 +41,21 @@ SOP24_STEPS = 6
 SOP32_STEPS = 9
 
 
-def _load(name: str) -> SopDefinition:
-    sop, problems = load_file(SOPS / name)
-    assert not problems, [str(p) for p in problems]
-    assert sop is not None
-    return sop
-
-
-def _total_minutes(sop: SopDefinition) -> float:
-    return sum(m for s in sop.steps if (m := s.time_standard.minutes) is not None)
-
-
 def test_sop20_total_time_matches_hand_sum() -> None:
-    sop = _load("20-pembuatan-vps.yml")
+    sop = load_sop("20-pembuatan-vps.yml")
     assert sop.id == "wonosobo-20"
-    assert _total_minutes(sop) == SOP20_MINUTES
+    assert total_minutes(sop) == SOP20_MINUTES
 
 
 def test_sop24_total_time_matches_hand_sum() -> None:
-    sop = _load("24-upgrade-os-server.yml")
+    sop = load_sop("24-upgrade-os-server.yml")
     assert sop.id == "wonosobo-24"
     assert len(sop.steps) == SOP24_STEPS
-    assert _total_minutes(sop) == SOP24_MINUTES
+    assert total_minutes(sop) == SOP24_MINUTES
 
 
 def test_sop20_steps_and_branches() -> None:
-    sop = _load("20-pembuatan-vps.yml")
+    sop = load_sop("20-pembuatan-vps.yml")
     assert [s.number for s in sop.steps] == list(range(1, SOP20_STEPS + 1))
     decisions = [s for s in sop.steps if s.kind is StepKind.DECISION]
     # Staf approves or refuses (3): approval goes to the minutes of acceptance (5), refusal to
@@ -99,7 +85,7 @@ def test_sop20_steps_and_branches() -> None:
 
 
 def test_sop32_steps_and_branches() -> None:
-    sop = _load("32-penghapusan-database.yml")
+    sop = load_sop("32-penghapusan-database.yml")
     assert sop.id == "wonosobo-32"
     assert [s.number for s in sop.steps] == list(range(1, SOP32_STEPS + 1))
     decisions = {s.number: s for s in sop.steps if s.kind is StepKind.DECISION}

@@ -8,14 +8,10 @@ from the YAML, with 1 hari = 1440 min, 1 jam = 60 min, "1 x 24 jam" = 1440 min,
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from paper_sops import load_sop, total_minutes
 
-from sop_runner.core.catalogue.loader import load_file
-from sop_runner.core.catalogue.model import SopDefinition, StepKind
-
-SOPS = Path(__file__).resolve().parents[2] / "sops" / "wonosobo"
+from sop_runner.core.catalogue.model import StepKind
 
 # SOP 56 PERMOHONAN PENGGANTIAN ROUTER, Waktu column row by row:
 #   1  3 hari    = 3 x 1440 = 4320
@@ -41,17 +37,6 @@ SOP56_MINUTES = 4830
 SOP59_MINUTES = 4470
 
 
-def _load(name: str) -> SopDefinition:
-    sop, problems = load_file(SOPS / name)
-    assert not problems, [str(p) for p in problems]
-    assert sop is not None
-    return sop
-
-
-def _total_minutes(sop: SopDefinition) -> float:
-    return sum(m for s in sop.steps if (m := s.time_standard.minutes) is not None)
-
-
 @pytest.mark.parametrize(
     ("name", "sop_id", "expected"),
     [
@@ -60,13 +45,13 @@ def _total_minutes(sop: SopDefinition) -> float:
     ],
 )
 def test_time_total_matches_hand_sum(name: str, sop_id: str, expected: int) -> None:
-    sop = _load(name)
+    sop = load_sop(name)
     assert sop.id == sop_id
-    assert _total_minutes(sop) == expected
+    assert total_minutes(sop) == expected
 
 
 def test_sop56_steps_and_branches() -> None:
-    sop = _load("56-permohonan-penggantian-router.yml")
+    sop = load_sop("56-permohonan-penggantian-router.yml")
     assert [s.number for s in sop.steps] == list(range(1, 9))
 
     decision = sop.step(3)
@@ -95,7 +80,7 @@ def test_sop56_steps_and_branches() -> None:
 
 
 def test_sop59_is_the_urgent_path() -> None:
-    sop = _load("59-penanganan-serangan-siber-dmz.yml")
+    sop = load_sop("59-penanganan-serangan-siber-dmz.yml")
     assert len(sop.steps) == 6
     assert sop.urgent_path is True
     assert sop.urgent_approval_deadline == "1 x 24 jam"
