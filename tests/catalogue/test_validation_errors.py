@@ -202,6 +202,18 @@ def test_approves_plan_of_non_automated_step(root: Path) -> None:
     )
 
 
+def test_branch_that_jumps_over_the_plan_approval(root: Path) -> None:
+    d = base()
+    d["steps"][1]["branches"] = {"ya": 4, "tidak": 5}  # past the approval (step 3) to the change
+    assert_problem(problems_of(root, d), ("steps[3]",), "reachable without passing the plan approval of step 3")
+
+
+def test_automated_step_without_plan_approval(root: Path) -> None:
+    d = base()
+    del d["steps"][2]["approves_plan_of"]
+    assert_problem(problems_of(root, d), ("steps[3]",), "no approval step binds this step's plan")
+
+
 def test_cli_validate_reports_file_and_field(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = base()
     d["steps"][0]["actor"] = "hantu"

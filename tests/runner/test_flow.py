@@ -144,6 +144,29 @@ def test_apply_without_approval_is_refused(svc: RunService, tmp_path: Path) -> N
         svc.apply(run_id, "budi.teknis")
 
 
+def test_apply_at_the_step_without_its_gate_approved_is_refused(
+    svc: RunService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defence in depth: were a catalogue to route around the approval, apply still refuses.
+
+    The validator rejects such a flow (tests/catalogue), so the SOP is altered in memory only.
+    """
+    target = tmp_path / "x"
+    sop = svc.sop("test-file-change")
+    decision = sop.step(2)
+    assert decision.branches is not None
+    skipping = decision.model_copy(update={"branches": decision.branches.model_copy(update={"ya": 4})})
+    altered = sop.model_copy(update={"steps": [skipping if s.number == 2 else s for s in sop.steps]})
+    monkeypatch.setattr(svc, "sop", lambda sop_id: altered)
+    run_id = _request(svc, target)
+    svc.decide(run_id, "hendra.kabid", "ya", "layak")
+    assert svc.state(run_id).current == 4, "the altered flow skipped the approval step"
+    with pytest.raises(ForbiddenError, match="step 4 needs the approval of step 3 first"):
+        svc.apply(run_id, "budi.teknis")
+    assert not target.exists()
+    assert 4 not in svc.state(run_id).applied
+
+
 def test_bad_request_names_the_field_and_creates_nothing(svc: RunService) -> None:
     before = len(svc.store.runs())
     with pytest.raises(InvalidInputError) as err:

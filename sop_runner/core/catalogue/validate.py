@@ -2,7 +2,8 @@
 
 Actors exist and map to known roles, branch targets exist, step numbers are unique and in
 order, documents exist, bound playbooks exist and their variables match the role's
-``meta/argument_specs.yml``, and plan approvals point at automated steps.
+``meta/argument_specs.yml``, plan approvals point at automated steps, and no path through
+the flow reaches an automated step without passing the approval of its plan.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 import yaml
 
 from sop_runner.core.catalogue.loader import LoadResult, Problem, load_catalogue, load_roles
-from sop_runner.core.catalogue.model import SopDefinition, StepKind
+from sop_runner.core.catalogue.model import SopDefinition, Step, StepKind
+from sop_runner.core.run import machine
 
 
 def role_options(repo_root: Path, role: str) -> dict[str, dict[str, Any]] | None:
@@ -78,6 +80,8 @@ def check_definition(sop: SopDefinition, file: str, roles: dict[str, str], repo_
         if step.automation is not None and step.automation.status == "automated":
             out.extend(_check_automation(sop, step.automation, f"{where}.automation", file, repo_root))
 
+    if not out:
+        out.extend(_check_gates(sop, file))
     for i, doc in enumerate(sop.documents):
         for signer in doc.signers:
             if signer not in actor_ids:
@@ -122,6 +126,41 @@ def _check_automation(
             for ref in _param_refs(value):
                 if ref not in params:
                     out.append(Problem(file, f"{where}.vars.{var}", f"refers to unknown parameter params.{ref}"))
+    return out
+
+
+def _successors(sop: SopDefinition, step: Step) -> list[int]:
+    gate = step.kind in (StepKind.DECISION, StepKind.APPROVAL)
+    answers: tuple[str | None, ...] = ("ya", "tidak") if gate else (None,)
+    return [n.step for a in answers if (n := machine.after(sop, step, a)).step is not None]
+
+
+def _check_gates(sop: SopDefinition, file: str) -> list[Problem]:
+    """Each automated step has an approval bound to its plan, and every way to it passes it.
+
+    The runner refuses such an apply anyway; saying so here finds the catalogue mistake (a
+    branch that jumps over the gate) before a run gets stuck on it.
+    """
+    out: list[Problem] = []
+    for i, step in enumerate(sop.steps):
+        if step.kind is not StepKind.AUTOMATED:
+            continue
+        where = f"steps[{i}](number {step.number})"
+        gate = machine.approval_step_for(sop, step)
+        if gate is None:
+            out.append(Problem(file, where, "no approval step binds this step's plan: add approves_plan_of on one"))
+            continue
+        seen: set[int] = set()
+        todo = [sop.steps[0].number]
+        while todo:
+            number = todo.pop()
+            if number in seen or number == gate.number:
+                continue
+            seen.add(number)
+            if number == step.number:
+                out.append(Problem(file, where, f"reachable without passing the plan approval of step {gate.number}"))
+                break
+            todo.extend(_successors(sop, sop.step(number)))
     return out
 
 
