@@ -89,6 +89,22 @@ def code_digest(repo: Path, playbook: Path) -> str:
     return tree_digest([p for p in paths if p.exists()], repo)
 
 
+def inventory_digest(inventory: str | None) -> str:
+    """Digest of what the inventory says: a file's bytes, or every file of a directory.
+
+    A directory inventory (hosts.yml + group_vars/ + host_vars/) must count whole: an address
+    changed in host_vars after the approval makes the approved plan stale.
+    """
+    if not inventory:
+        return sha256_hex("")
+    path = Path(inventory)
+    if path.is_file():
+        return sha256_hex(path.read_bytes())
+    if path.is_dir():
+        return tree_digest([path], path.parent)
+    return sha256_hex(inventory)  # e.g. "host1,host2," given inline
+
+
 @dataclass(slots=True)
 class PlanOutcome:
     """A plan (or an apply) and its hash."""
@@ -116,7 +132,7 @@ def execute(
     assert step.automation is not None
     playbook = (repo / step.automation.playbook).resolve()
     inv = inventory
-    inv_digest = sha256_hex(Path(inv).read_bytes()) if inv and Path(inv).is_file() else sha256_hex(inv or "")
+    inv_digest = inventory_digest(inv)
     result = run_playbook(
         playbook,
         extravars=extravars,
