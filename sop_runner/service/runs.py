@@ -436,6 +436,19 @@ class RunService:
         outputs = self.cfg.home / "runs" / state.run_id / "outputs" / f"step{step.number}"
         return {"id": state.run_id, "requester": state.requester, "sop": state.sop_id, "artifacts": str(outputs)}
 
+    @staticmethod
+    def _answers(state: RunState) -> dict[str, str]:
+        """The signed answers of the run so far, ``{"<step>": "ya"|"tidak"}`` (latest per step).
+
+        Given to the apply only, as ``sop_answers``: a decision taken after the plan was approved
+        (SOP 32: Kabid's backup decision after the go-ahead) is a fact of the run, signed by its
+        own gate, that the role checks at apply; it is not part of the plan hash.
+        """
+        answers: dict[str, str] = {}
+        for gate in state.gates:
+            answers[str(gate.step)] = "ya" if gate.action in ("ya", "approve") else "tidak"
+        return answers
+
     def _extravars(self, state: RunState, step: Step) -> dict[str, Any]:
         assert step.automation is not None
         run_ctx = self._run_ctx(state, step)
@@ -644,7 +657,9 @@ class RunService:
             )
             state = self._append(state, pre)
             sop_plan = replan.inputs.stats.get("sop_plan", {})
-            applied = self._execute(state, sop, cur, check=False, extra={"sop_approved_plan": sop_plan})
+            applied = self._execute(
+                state, sop, cur, check=False, extra={"sop_approved_plan": sop_plan, "sop_answers": self._answers(state)}
+            )
             hold = float(os.environ.get("SOP_FAULT_HOLD_AFTER_APPLY", "0") or 0)
             if hold:  # fault injection for tests: a crash window after the change, before it is recorded
                 time.sleep(hold)

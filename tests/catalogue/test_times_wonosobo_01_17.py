@@ -63,13 +63,13 @@ def test_sop12_steps_and_branches() -> None:
     branches = decisions[0].branches
     assert branches is not None
     assert (branches.ya, branches.tidak) == (6, 4)
-    # the backup run and the test restore are hands-on technical work awaiting a playbook
+    # the backup job (step 4, with its test restore and off-site copy) is automated; the
+    # operator's capacity check (3) is where a second operator approves its plan
     technical = [s.number for s in sop.steps if s.technical]
-    assert technical == [1, 2, 3, 4, 5]
-    assert all(
-        s.automation is not None and s.automation.status == "pending"
-        for s in sop.steps if s.technical
-    )
+    assert technical == [1, 2, 4, 5]
+    assert sop.step(3).kind is StepKind.APPROVAL and sop.step(3).approves_plan_of == 4
+    step4 = sop.step(4).automation
+    assert step4 is not None and step4.status == "automated" and step4.role == "backup"
     assert sop.step(7).document == "laporan_berkala"
 
 

@@ -88,9 +88,11 @@ def test_sop32_steps_and_branches() -> None:
     sop = load_sop("32-penghapusan-database.yml")
     assert sop.id == "wonosobo-32"
     assert [s.number for s in sop.steps] == list(range(1, SOP32_STEPS + 1))
-    decisions = {s.number: s for s in sop.steps if s.kind is StepKind.DECISION}
+    decisions = {s.number: s for s in sop.steps if s.kind in (StepKind.DECISION, StepKind.APPROVAL)}
     assert sorted(decisions) == [3, 5]
-    # Kabid decides whether the deletion may go ahead; no goes to the reply letter (8).
+    # Kabid decides whether the deletion may go ahead (approving the plan of the drop, 7); no
+    # goes to the reply letter (8).
+    assert decisions[3].kind is StepKind.APPROVAL and decisions[3].approves_plan_of == 7
     go_ahead = decisions[3].branches
     assert go_ahead is not None
     assert (go_ahead.ya, go_ahead.tidak) == (4, 8)
@@ -104,6 +106,7 @@ def test_sop32_steps_and_branches() -> None:
     deletion = [s for s in sop.steps if s.technical]
     assert [s.number for s in deletion] == [7]
     assert deletion[0].automation is not None
-    assert deletion[0].automation.status == "pending"
+    assert deletion[0].automation.status == "automated"
+    assert deletion[0].automation.vars["db_lifecycle_backup_decision_step"] == 5
     # steps 7-9 are not in the paper's table: no time standard
     assert all(sop.step(n).time_standard.minutes is None for n in (7, 8, 9))

@@ -52,3 +52,44 @@ def backup_vars(tmp_path: Path, dbhost: dbservers.DbServers) -> dict[str, Any]:
         "backup_report_dir": str(tmp_path / "reports"),
         "backup_window": "",
     }
+
+
+# A second Operator DC for the internal SOP 12 (four eyes: the operator who starts a run may
+# not approve its plan), besides budi.teknis of the lab personas.
+EXTRA_OPERATOR = {"username": "tono.operator", "name": "Tono Wibowo, A.Md.", "nip": "199104182019031004",
+                  "jabatan": "Operator Data Center", "roles": ["operator_dc"]}
+RUNNER_SECRETS = ["SOP_DB_PASSWORD", "SOP_BACKUP_PASSWORD"]
+
+
+@pytest.fixture
+def data_runner(tmp_path: Path, dbhost: dbservers.DbServers, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A RunService over the real catalogue and the lab personas (plus tono.operator) whose backups
+    go to repositories under tmp_path and whose catalogue/grant records go to tmp_path/state."""
+    import yaml
+
+    from sop_runner.adapters.signing.sshsig import generate_key
+    from sop_runner.config import load_config, repo_root
+    from sop_runner.service.personas import init_personas
+    from sop_runner.service.runs import RunService
+
+    personas = tmp_path / "personas"
+    init_personas(personas)
+    base = yaml.safe_load((personas / "sop.yml").read_text(encoding="utf-8"))
+    generate_key(personas / "keys" / EXTRA_OPERATOR["username"], f"{EXTRA_OPERATOR['username']}@sop-lab")
+    extra = {**EXTRA_OPERATOR, "public_key_file": f"keys/{EXTRA_OPERATOR['username']}.pub",
+             "private_key_file": f"keys/{EXTRA_OPERATOR['username']}"}
+    users = []
+    for item in [*base["users"], extra]:
+        user = dict(item)
+        for key in ("public_key_file", "private_key_file"):
+            if key in user:
+                user[key] = str((personas / user[key]).resolve())
+        users.append(user)
+    cfg = {"home": str(tmp_path / "home"), "database": f"sqlite:///{tmp_path / 'sop.db'}",
+           "catalogue": str(repo_root() / "sops"), "users": users, "secret_env": RUNNER_SECRETS}
+    path = tmp_path / "sop.yml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    monkeypatch.setenv("SOP_BACKUP_REPOSITORY", str(tmp_path / "dc" / "restic"))
+    monkeypatch.setenv("SOP_BACKUP_OFFSITE_REPOSITORY", str(tmp_path / "offsite" / "restic"))
+    monkeypatch.setenv("SOP_DB_STATE_DIR", str(tmp_path / "state"))
+    return RunService(load_config(str(path)))
