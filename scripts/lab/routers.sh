@@ -266,6 +266,30 @@ ensure_bridge() {
   ip -n "$PATCH" link set "$1" up
 }
 
+# Put the interface addresses of frr.conf on the kernel interfaces before zebra starts, as a
+# Linux router's boot does. Why: FRR 8.4's zebra loses the connected route when two addresses
+# of one prefix (rtr-edge-01 eth2: 203.0.113.1/24 and .2/24) are both added by the boot-time
+# `vtysh -b` in one burst (a race in its connected-route bookkeeping, fixed in later FRR). The
+# connected route is then missing: `network 203.0.113.0/24` stays invalid, rtr-isp never learns
+# the public segment and nothing published there is reachable. Addresses zebra reads from the
+# kernel at start-up are processed one by one, so the route is always installed. Adding them
+# at run time (netmiko, one line at a time) is not affected.
+preload_addresses() {
+  local r="$1" conf="$2" n ifc="" line
+  n="$(ns "$r")"
+  [[ -f "$conf" ]] || return 0
+  while IFS= read -r line; do
+    case "$line" in
+      "interface "*) ifc="${line#interface }" ;;
+      "exit"|"!") ifc="" ;;
+      " ip address "*)
+        [[ -n "$ifc" ]] && ip -n "$n" link show "$ifc" >/dev/null 2>&1 || continue
+        ip -n "$n" addr replace "${line# ip address }" dev "$ifc"
+        ;;
+    esac
+  done <"$conf"
+}
+
 start_router() {
   local r="$1" d="$LAB/$1" n; n="$(ns "$1")"
   mkdir -p "$d/etc" "$d/run" "$d/log"
@@ -279,6 +303,7 @@ start_router() {
   fi
   local in=(nsenter --uts="$d/uts" ip netns exec "$n")
   local started=0 daemon
+  pid_alive "$d/run/zebra.pid" || preload_addresses "$r" "$d/etc/frr.conf"
   for daemon in zebra staticd ospfd bgpd; do
     pid_alive "$d/run/$daemon.pid" && continue
     local extra=(-z "$d/run/zserv.api")

@@ -57,12 +57,6 @@ def test_check_mode_plans_and_changes_nothing(reserved: NetboxLab) -> None:
     assert probe() == ""
 
 
-@pytest.mark.xfail(
-    reason="known failure, issue #5: after the apply rtr-isp has no route to the published address "
-    "(socat: Network is unreachable); passed earlier in the session, fails since the last router-lab "
-    "changes; to be fixed next",
-    strict=False,
-)
 def test_apply_reaches_the_server_then_idempotent(reserved: NetboxLab) -> None:
     res = run_playbook(BOOK, {"public_ip_nat_address": PUBLIC}, netbox=reserved)
     assert res.rc == 0, res.output[-3000:]
@@ -91,12 +85,6 @@ def test_verification_fails_loudly_when_traffic_does_not_arrive(reserved: Netbox
     assert res.rc == 0
 
 
-@pytest.mark.xfail(
-    reason="known failure, issue #5: after the apply rtr-isp has no route to the published address "
-    "(socat: Network is unreachable); passed earlier in the session, fails since the last router-lab "
-    "changes; to be fixed next",
-    strict=False,
-)
 def test_absent_withdraws_then_idempotent(reserved: NetboxLab) -> None:
     run_playbook(BOOK, {"public_ip_nat_address": PUBLIC}, netbox=reserved)
     assert probe("srv-dmz-bkd-01") == "srv-dmz-bkd-01"
