@@ -32,6 +32,11 @@ def register(sub: Any) -> None:
         action.set_defaults(func=handler)
         if name == "down":
             action.add_argument("--force", action="store_true", help="stop even while a test session uses the lab")
+    text = "lab servers for SOPs 24, 25, 59: systemd containers registered in NetBox (sop_runner.lab.servers)"
+    servers = actions.add_parser("servers", help=text, description=text)
+    servers.add_argument("servers_action", choices=["up", "down", "status"], metavar="up|down|status")
+    servers.add_argument("-n", "--count", type=int, default=2, help="hosts to start (default 2, at most 4)")
+    servers.set_defaults(func=_servers)
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:
@@ -103,3 +108,10 @@ def _reset(args: argparse.Namespace) -> int:
         lines.append(f"  warning: slower than the {_RESET_BUDGET_S:.0f} s budget")
     _emit(args, {"reset": True, "seconds": seconds}, lines)
     return int(ExitCode.OK)
+
+
+def _servers(args: argparse.Namespace) -> int:
+    from sop_runner.lab import servers
+
+    argv = [args.servers_action, "-n", str(args.count)] + (["--json"] if getattr(args, "json", False) else [])
+    return servers.main(argv)

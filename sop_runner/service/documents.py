@@ -120,6 +120,19 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
             "summary": plan.summary,
             "result": {_RESULT_LABELS.get(str(k), str(k)): v for k, v in sop_plan.items()},
         }
+    # What the apply itself reported (set_stats ``sop_result``: e.g. the versions before and
+    # after an upgrade, the actions taken), as opposed to the plan's check-mode prediction.
+    applied_result: dict[str, Any] = {}
+    for ev in events:
+        if (
+            ev.kind == "apply.finished"
+            and chosen is not None
+            and int(ev.data.get("step", 0)) == chosen
+            and ev.data.get("status") == "successful"
+        ):
+            stats = ev.data.get("stats") or {}
+            result = stats.get("sop_result") if isinstance(stats, dict) else None
+            applied_result = dict(result) if isinstance(result, dict) else {}
     verification = []
     for ev in events:
         if ev.kind == "apply.host_result":
@@ -191,6 +204,7 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
         "params": params,
         "signers": signers,
         "plan": plan_ctx,
+        "applied_result": applied_result,
         "verification": verification,
         "rejection": rejection,
         "steps": steps,

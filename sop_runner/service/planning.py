@@ -144,7 +144,11 @@ def execute(
         secrets=secrets,
         on_event=on_event,
     )
-    summary = [{"host": t.host, "task": t.task, "changed": t.changed} for t in result.tasks if not t.skipped]
+    # Hosts of one batch run in parallel and their results arrive in any order: group the
+    # task list and the diff by host (a stable sort keeps each host's task order), so two
+    # plans of the same change hash the same.
+    tasks = sorted(result.tasks, key=lambda t: t.host)
+    summary = [{"host": t.host, "task": t.task, "changed": t.changed} for t in tasks if not t.skipped]
     stats = redact_data(result.stats, secrets)
     inputs = PlanInputs(
         sop_id=sop.id,
@@ -154,6 +158,6 @@ def execute(
         extravars=redact_data(extravars, secrets),
         stats=stats,
         tasks=summary,
-        diff=redact_data(result.diff, secrets),
+        diff=redact_data("".join(t.diff for t in tasks if t.diff), secrets),
     )
     return PlanOutcome(result=result, inputs=inputs, hash=inputs.hash(), summary=summary)

@@ -124,10 +124,15 @@ class RunService:
         """Create a run; validates everything before anything is stored."""
         sop = self.sop(sop_id)
         user = self.cfg.user(requester)
-        if not user.has("requester"):
+        # An internal SOP (its first row is done by Kominfo staff, e.g. SOP 24's Operator DC
+        # reminder) is started by someone holding that row's role; the rest need a requester.
+        first_role = sop.actor(sop.steps[0].actor).role
+        if not user.has("requester") and (first_role == "requester" or not user.has(first_role)):
             raise ForbiddenError(
-                f"{requester} does not hold role 'requester'",
-                hint="only SKPD requesters (role 'requester') may submit requests",
+                f"{requester} does not hold role 'requester'"
+                + ("" if first_role == "requester" else f" nor {first_role!r}, which starts {sop.id}"),
+                hint="only SKPD requesters (role 'requester') may submit requests"
+                + ("" if first_role == "requester" else f"; internal SOPs are started by role {first_role!r}"),
             )
         typed = validate_params(sop, params)
         if "skpd" in typed and user.tenant and typed["skpd"] != user.tenant:

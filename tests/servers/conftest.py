@@ -1,0 +1,43 @@
+"""Fixtures for the server SOP tests: lab hosts registered in the lab NetBox.
+
+The hosts are fresh containers per module (the tests break them on purpose) and are removed
+afterwards; NetBox is reset to the seed first, then the hosts and their services are added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sop_runner.config import load_config, repo_root
+from sop_runner.lab import servers
+from sop_runner.service.runs import RunService
+
+
+@pytest.fixture(scope="module")
+def lab_servers(netbox_lab: tuple[str, str], netbox_api: Any, netbox_reset: float) -> Iterator[list[str]]:
+    """Two running lab hosts, registered in NetBox with their services; NETBOX_* exported."""
+    del netbox_reset
+    url, token = netbox_lab
+    servers.down()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NETBOX_URL", url)
+        mp.setenv("NETBOX_API", url)
+        mp.setenv("NETBOX_TOKEN", token)
+        running = servers.up(2)
+        changes = servers.register(netbox_api, running)
+        assert any("service ssh" in c for c in changes), changes
+        assert not servers.register(netbox_api, running), "registration is not idempotent"
+        yield [s.host for s in running]
+    servers.down()
+
+
+@pytest.fixture
+def server_runner(lab_servers: list[str], tmp_path: Path, make_runner_config: Callable[..., Path]) -> RunService:
+    """A runner over the real catalogue with the lab personas."""
+    del lab_servers
+    cfg = make_runner_config(tmp_path, f"sqlite:///{tmp_path / 'sop.db'}", repo_root() / "sops")
+    return RunService(load_config(str(cfg)))
