@@ -61,10 +61,9 @@ EXTRA_OPERATOR = {"username": "tono.operator", "name": "Tono Wibowo, A.Md.", "ni
 RUNNER_SECRETS = ["SOP_DB_PASSWORD", "SOP_BACKUP_PASSWORD"]
 
 
-@pytest.fixture
-def data_runner(tmp_path: Path, dbhost: dbservers.DbServers, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A RunService over the real catalogue and the lab personas (plus tono.operator) whose backups
-    go to repositories under tmp_path and whose catalogue/grant records go to tmp_path/state."""
+def make_data_runner(tmp_path: Path, inventory: str | None = None) -> Any:
+    """A RunService over the real catalogue and the lab personas (plus tono.operator), its
+    home and database under tmp_path, optionally with an Ansible inventory."""
     import yaml
 
     from sop_runner.adapters.signing.sshsig import generate_key
@@ -85,11 +84,20 @@ def data_runner(tmp_path: Path, dbhost: dbservers.DbServers, monkeypatch: pytest
             if key in user:
                 user[key] = str((personas / user[key]).resolve())
         users.append(user)
-    cfg = {"home": str(tmp_path / "home"), "database": f"sqlite:///{tmp_path / 'sop.db'}",
-           "catalogue": str(repo_root() / "sops"), "users": users, "secret_env": RUNNER_SECRETS}
+    cfg: dict[str, Any] = {"home": str(tmp_path / "home"), "database": f"sqlite:///{tmp_path / 'sop.db'}",
+                           "catalogue": str(repo_root() / "sops"), "users": users, "secret_env": RUNNER_SECRETS}
+    if inventory:
+        cfg["inventory"] = inventory
     path = tmp_path / "sop.yml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return RunService(load_config(str(path)))
+
+
+@pytest.fixture
+def data_runner(tmp_path: Path, dbhost: dbservers.DbServers, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A runner (make_data_runner) whose backups go to repositories under tmp_path and whose
+    catalogue/grant records go to tmp_path/state."""
     monkeypatch.setenv("SOP_BACKUP_REPOSITORY", str(tmp_path / "dc" / "restic"))
     monkeypatch.setenv("SOP_BACKUP_OFFSITE_REPOSITORY", str(tmp_path / "offsite" / "restic"))
     monkeypatch.setenv("SOP_DB_STATE_DIR", str(tmp_path / "state"))
-    return RunService(load_config(str(path)))
+    return make_data_runner(tmp_path)

@@ -7,7 +7,7 @@ import yaml
 
 from sop_runner.lab.paths import repo_root
 
-ROLES = ["backup", "restore", "db_lifecycle"]
+ROLES = ["backup", "restore", "db_lifecycle", "dbms_upgrade"]
 
 
 @pytest.mark.parametrize("role", ROLES)
