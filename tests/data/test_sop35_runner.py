@@ -1,10 +1,18 @@
 """SOP 35 (Upgrade Aplikasi Database) through the runner: a real PostgreSQL point-release
 upgrade (bookworm main -> bookworm-security) on a systemd container of the project image,
-from the SKPD's request to the closed run, with the data compared before and after."""
+from the SKPD's request to the closed run, with the data compared before and after; then, on
+the same server, the role's idempotence and its refusal of a stopped server.
+
+This is the dbms_upgrade role's real-server test. A Molecule scenario with the same checks
+(check mode first, converge, idempotence, side effect, verify) passed in 246 s but cost a
+second PostgreSQL install; it was dropped to keep the suite's time budget (git history:
+molecule/dbms_upgrade in commit f7da8ca)."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -18,6 +26,18 @@ from sop_runner.lab.paths import repo_root
 
 pytestmark = [pytest.mark.molecule, pytest.mark.slow]
 IMAGE = "localhost/debian-systemd:bookworm"
+
+
+def _playbook(inventory: Path, extravars: dict[str, object]) -> tuple[int, int, str]:
+    """ansible-playbook of SOP 35 outside the runner: (rc, changed, output)."""
+    repo = repo_root()
+    proc = subprocess.run([str(repo / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory),
+                           str(repo / "playbooks" / "sop35_dbms_upgrade.yml"), "-e", json.dumps(extravars)],
+                          cwd=repo, capture_output=True, text=True, timeout=600, check=False,
+                          env={**os.environ, "ANSIBLE_CONFIG": str(repo / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"})
+    out = proc.stdout + proc.stderr
+    recap = re.search(r"changed=(\d+)\s+unreachable=\d+\s+failed=\d+", out)
+    return proc.returncode, int(recap.group(1)) if recap else -1, out
 
 
 def _exec(name: str, script: str, timeout: float = 600) -> str:
@@ -72,7 +92,9 @@ def test_sop35_minor_upgrade_through_the_runner(old_pg_server: tuple[str, str, s
         "justification": "Pembaruan keamanan PostgreSQL"}).run_id
     runner.complete(run_id, "rina.kasi", note="versi tersedia dan kompatibel")
     runner.plan(run_id, "rina.kasi")
-    sop_plan = runner.state(run_id).plans[4].stats["sop_plan"]
+    plan = runner.state(run_id).plans[4]
+    assert plan.changed >= 1, "check mode on the fresh server must report the upgrade it would make"
+    sop_plan = plan.stats["sop_plan"]
     assert (sop_plan["from_version"], sop_plan["to_version"]) == (old, new), sop_plan
     assert sop_plan["databases"] == ["simpeg"] and sop_plan["upgrade_needed"] is True
     assert _exec(name, "dpkg-query -W -f '${Version}' postgresql-15") == old, "planning must not upgrade"
@@ -91,3 +113,15 @@ def test_sop35_minor_upgrade_through_the_runner(old_pg_server: tuple[str, str, s
     state = runner.state(run_id)
     assert state.status is RunStatus.CLOSED and state.outcome is Outcome.COMPLETED
     assert {"laporan", "surat_jawaban"} <= set(state.documents)
+
+    # The same request again: nothing left to upgrade, nothing changed.
+    again = {"dbms_upgrade_engine": "postgresql", "dbms_upgrade_databases": ["simpeg"],
+             "dbms_upgrade_expect_version": upstream, "dbms_upgrade_run_id": "again",
+             "dbms_upgrade_report_dir": str(tmp_path / "again")}
+    rc, changed, out = _playbook(inventory, again)
+    assert rc == 0 and changed == 0, out
+    # A stopped server is refused with the reason and left as it is.
+    _exec(name, "systemctl stop postgresql@15-main")
+    rc, changed, out = _playbook(inventory, again)
+    assert rc != 0 and "is not running" in out and changed == 0, out
+    assert _exec(name, "systemctl is-active postgresql@15-main || true").strip() == "inactive"
