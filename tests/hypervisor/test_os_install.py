@@ -8,14 +8,18 @@ import hashlib
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hv_helpers import run_playbook, unique_name
 
+from sop_runner.config import load_config, repo_root
+from sop_runner.core.run.state import Outcome, RunStatus
+from sop_runner.errors import ForbiddenError
 from sop_runner.lab import hypervisor
+from sop_runner.service.runs import RunService
 
 pytestmark = [pytest.mark.hypervisor, pytest.mark.netbox, pytest.mark.usefixtures("netbox_env")]
 
@@ -136,12 +140,37 @@ def test_installer_that_never_calls_back_ends_the_step_within_its_timeout(server
     assert elapsed < 90, f"took {elapsed:.0f} s"
 
 
-def test_install_end_to_end_over_redfish(server: dict[str, Any], netbox_api: Any) -> None:
+def test_sop23_through_sop_installs_over_redfish(server: dict[str, Any], netbox_api: Any, tmp_path: Path,
+                                                  make_runner_config: Callable[..., Path],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Request (Kabid) -> second Kabid signs the plan -> apply over Redfish -> NetBox active -> reports."""
     _virsh("destroy", server["name"])
-    res = run_playbook("sop23_os_install.yml", server["vars"])
-    assert res.rc == 0, res.failures
+    lab = server["vars"]
+    # What a data centre configures once for the runner: the BMC, the answer-file port, its admin key.
+    monkeypatch.setenv("SOP_BMC_ADDRESS", lab["os_install_bmc_address"])
+    monkeypatch.setenv("SOP_OS_INSTALL_PORT", str(lab["os_install_http_port"]))
+    monkeypatch.setenv("SOP_OS_INSTALL_ROOT", lab["os_install_http_root"])
+    monkeypatch.setenv("SOP_OS_INSTALL_SSH_KEY", lab["os_install_ssh_public_key"])
+    svc = RunService(load_config(str(make_runner_config(tmp_path, f"sqlite:///{tmp_path / 'sop.db'}",
+                                                        repo_root() / "sops"))))
+    run_id = svc.request("wonosobo-23", "hendra.kabid", {
+        "server": server["name"], "os": "debian", "os_version": "12", "maintenance_date": "2026-12-01",
+        "purpose": "Server SIMPUS"}).run_id
+    svc.plan(run_id, "budi.teknis")
+    plan = svc.state(run_id).plans[3]
+    # The plan found the server on the BMC by name and shows the validated answer file.
+    assert plan.stats["sop_plan"]["answer_file"].startswith("preseed") and plan.stats["sop_plan"]["address"] == (
+        server["ip"])
+    assert "shut off" in _virsh("domstate", server["name"]).stdout, "a plan must not power the server on"
+    with pytest.raises(ForbiddenError, match="may not decide or approve"):
+        svc.approve(run_id, "hendra.kabid", True, "instruksi")  # four eyes: not the Kabid who started it
+    svc.approve(run_id, "yusuf.plt", True, "nota dinas: instal Debian 12")
+    svc.complete(run_id, "budi.teknis", note="server terpasang di rak")
+    svc.apply(run_id, "budi.teknis")
     answer = Path(server["root"]) / server["name"] / "preseed.cfg"
     digest = hashlib.sha256(answer.read_bytes()).hexdigest()
+    # The installer fetched exactly the answer file the Kabid approved.
+    assert plan.stats["sop_plan"]["answer_sha256"] == digest
     head = server["disk"].read_bytes()[:200].decode(errors="replace")
     assert head.startswith(f"SOP-INSTALLED {digest} http://10.0.2.100/{server['name']}/preseed.cfg"), head
     callbacks = (Path(server["root"]) / f"{server['name']}.callback").read_text()
@@ -151,3 +180,9 @@ def test_install_end_to_end_over_redfish(server: dict[str, Any], netbox_api: Any
     journal = [j.comments for j in netbox_api.extras.journal_entries.filter(assigned_object_type="dcim.device",
                                                                           assigned_object_id=dev.id)]
     assert any("SOP 23" in j for j in journal)
+    for note in ("pengujian: server dan OS berjalan", "review", "operasional", "laporan instalasi"):
+        svc.complete(run_id, "budi.teknis", note=note)
+    state = svc.state(run_id)
+    assert state.status is RunStatus.CLOSED and state.outcome is Outcome.COMPLETED, state.last_error
+    assert {"nota_dinas", "laporan_review", "laporan_instalasi"} <= set(state.documents)
+    assert server["name"] in Path(state.documents["laporan_instalasi"]["files"]["md"]).read_text(encoding="utf-8")
