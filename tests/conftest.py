@@ -44,6 +44,22 @@ def netbox_api(netbox_lab: tuple[str, str]) -> Any:
 
 
 @pytest.fixture(scope="module")
+def netbox_env(netbox_lab: tuple[str, str]) -> Iterator[None]:
+    """NETBOX_URL/NETBOX_TOKEN of the lab in the environment playbooks inherit (restored afterwards)."""
+    import os
+
+    url, token = netbox_lab
+    old = {k: os.environ.get(k) for k in ("NETBOX_URL", "NETBOX_TOKEN")}
+    os.environ["NETBOX_URL"], os.environ["NETBOX_TOKEN"] = url, token
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
 def netbox_reset(netbox_lab: tuple[str, str]) -> float:
     """Reset the lab to the seed state once for the module; returns the seconds it took.
 

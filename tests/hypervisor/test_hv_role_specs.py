@@ -19,17 +19,26 @@ def test_argument_specs_keys_equal_defaults_keys(role: str) -> None:
     assert all(k.startswith(f"{role}_") for k in defaults)
 
 
-@pytest.mark.parametrize(("sop", "step", "playbook"), [
-    ("20-pembuatan-vps.yml", 7, "playbooks/sop20_vps_create.yml"),
-    ("21-penghapusan-vps.yml", 7, "playbooks/sop21_vps_delete.yml"),
-    ("22-penambahan-sumberdaya-vps.yml", 4, "playbooks/sop22_vps_resize.yml"),
+@pytest.mark.parametrize(("sop", "step", "playbook", "role"), [
+    ("wonosobo/20-pembuatan-vps.yml", 7, "playbooks/sop20_vps_create.yml", "vps"),
+    ("wonosobo/21-penghapusan-vps.yml", 7, "playbooks/sop21_vps_delete.yml", "vps"),
+    ("wonosobo/22-penambahan-sumberdaya-vps.yml", 4, "playbooks/sop22_vps_resize.yml", "vps"),
+    ("wonosobo/07-penambahan-rak-server.yml", 5, "playbooks/sop07_rack_add.yml", "dc_assets"),
+    ("wonosobo/08-pemasangan-server.yml", 7, "playbooks/sop08_server_install.yml", "dc_assets"),
+    ("wonosobo/09-pengambilan-server.yml", 6, "playbooks/sop09_server_remove.yml", "dc_assets"),
+    ("wonosobo/10-pemasangan-storage.yml", 7, "playbooks/sop10_storage_install.yml", "dc_assets"),
+    ("wonosobo/11-penambahan-kapasitas-storage.yml", 9, "playbooks/sop11_storage_capacity_add.yml", "dc_assets"),
+    ("wonosobo/14-pemindahan-perangkat-data-center.yml", 8, "playbooks/sop14_device_relocate.yml", "dc_assets"),
+    ("kaltim/kolokasi-hosting.yml", 8, "playbooks/colocation_install.yml", "dc_assets"),
+    ("wonosobo/23-instalasi-os-server.yml", 3, "playbooks/sop23_os_install.yml", "os_install"),
 ])
-def test_vps_bindings_are_approved_and_fit_the_role(sop: str, step: int, playbook: str) -> None:
-    data = yaml.safe_load((ROOT / "sops" / "wonosobo" / sop).read_text())
+def test_bindings_are_approved_and_fit_the_role(sop: str, step: int, playbook: str, role: str) -> None:
+    data = yaml.safe_load((ROOT / "sops" / sop).read_text())
     steps = {s["number"]: s for s in data["steps"]}
     auto = steps[step]["automation"]
-    assert steps[step]["kind"] == "automated" and auto["playbook"] == playbook and auto["role"] == "vps"
+    assert steps[step]["kind"] == "automated" and auto["playbook"] == playbook and auto["role"] == role
+    assert (ROOT / playbook).is_file()
     approvers = [s for s in data["steps"] if s.get("approves_plan_of") == step]
     assert len(approvers) == 1 and approvers[0]["number"] < step
-    options = yaml.safe_load((ROOT / "roles" / "vps" / "meta" / "argument_specs.yml").read_text())
+    options = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
     assert set(auto["vars"]) <= set(options["argument_specs"]["main"]["options"])
