@@ -10,6 +10,11 @@ bash scripts/bootstrap.sh
 export PATH="$SOP_ROOT/.venv/bin:$PATH"
 sop lab up
 sop lab reset   # the demo starts from the seed data so the allocation is visible
+# Step 5 also routes the address on the edge router and NATs it on the DMZ gateway: the router
+# lab (FRR in network namespaces, rebuilt at its baseline) and its network intent in NetBox.
+bash scripts/lab/routers.sh down
+bash scripts/lab/routers.sh up
+python -m sop_runner.lab.seed_network >/dev/null
 sop personas init .lab >/dev/null
 export SOP_CONFIG="$SOP_ROOT/.lab/sop.yml"
 say() { printf '\n\033[1m>>> %s\033[0m\n' "$*"; }
@@ -26,11 +31,14 @@ say "Step 2: Kabid checks availability"
 sop done "$run" --as hendra.kabid -m "Pool 203.0.113.0/24 masih tersedia" >/dev/null
 say "Step 3: Kabid decides (signed)"
 sop decide "$run" ya --as hendra.kabid -m "Layak: layanan publik kesehatan" >/dev/null
-say "Step 4: the plan of step 5 (check mode + diff), then Kasi approves exactly that plan (signed)"
+say "Step 4: the plan of step 5 (NetBox allocation + edge route + NAT, check mode + diff), then Kasi approves exactly that plan (signed)"
 sop plan "$run" --as budi.teknis
 sop approve "$run" --as rina.kasi -m "Rencana alokasi disetujui" >/dev/null
 say "Step 5: staf teknis applies the approved plan (re-planned and compared first)"
 sop apply "$run" --as budi.teknis >/dev/null
+addr=$(sop show "$run" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["plans"]["5"]["stats"]["sop_plan"]["address"].split("/")[0])')
+say "The server answers on $addr from the upstream router (outside the data centre)"
+ip netns exec sop-rtr-isp socat -T2 - "TCP:$addr:80,bind=192.0.2.1,connect-timeout=2"
 say "Steps 6-8: reply letter drafted, checked, signed and sent"
 sop done "$run" --as rina.kasi -m "Draft surat jawaban disiapkan" >/dev/null
 sop approve "$run" --as hendra.kabid -m "Draft surat sudah diperiksa" >/dev/null

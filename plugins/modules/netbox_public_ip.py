@@ -79,6 +79,14 @@ options:
       - Empty means no guard.
     type: str
     default: ''
+  nat_inside:
+    description:
+      - Record the interface's own private (non-pool) IPv4 address as the NAT inside address
+        of a newly allocated address, for a server published through the NAT gateway (SOP 57's
+        router half routes and translates what NetBox records this way).
+      - Fails, changing nothing, when the interface has no such address.
+    type: bool
+    default: false
 notes:
   - Needs pynetbox on the interpreter that runs the module (the project's venv).
   - Free counts come from NetBox's available-ips list, which is capped at MAX_PAGE_SIZE
@@ -156,6 +164,13 @@ netbox_ip_id:
   description: NetBox id of the IP address; null in check mode for an address not yet created.
   type: int
   returned: always
+inside:
+  description:
+    - The interface's private (non-pool) IPv4 address without prefix length, the NAT inside
+      address of a server published through the NAT gateway; empty when it has none.
+  type: str
+  returned: always
+  sample: 10.30.1.11
 published_via_nat:
   description:
     - Pool addresses that already reach the interface through static NAT (their C(nat_inside)
@@ -251,6 +266,13 @@ class Target:
         """Addresses of the pool (same VRF) assigned to the interface, lowest first."""
         held = [ip for ip in self._on_interface() if self._in_pool(ip)]
         return sorted(held, key=lambda ip: ipaddress.ip_interface(str(ip.address)).ip)
+
+    def inside(self):
+        """The interface's lowest private IPv4 address outside the pool, or None."""
+        own = [ip for ip in self._on_interface()
+               if not self._in_pool(ip) and ipaddress.ip_interface(str(ip.address)).version == 4
+               and ipaddress.ip_interface(str(ip.address)).ip.is_private]
+        return min(own, key=lambda ip: ipaddress.ip_interface(str(ip.address)).ip, default=None)
 
     def published(self):
         """Pool addresses NAT-published to an address of the interface (the seed's model)."""
@@ -414,6 +436,13 @@ def present(module, target):
             **result,
         )
     planned = free[0]
+    inside = target.inside()
+    if params["nat_inside"] and inside is None:
+        raise NetBoxError(
+            f"nat_inside is set but {target.server.name}:{target.interface.name} has no private "
+            "IPv4 address in NetBox to translate to; add it there first",
+            **result,
+        )
     if result["published_via_nat"]:
         module.warn(
             f"{target.server.name}:{target.interface.name} is already published through NAT "
@@ -444,6 +473,7 @@ def present(module, target):
                 "assigned_object_id": target.interface.id,
                 "dns_name": params["dns_name"],
                 "description": params["description"],
+                **({"nat_inside": inside.id} if params["nat_inside"] else {}),
             }
         )
     except pynetbox.AllocationError as exc:
@@ -519,6 +549,7 @@ def _result(target, free_before, free_after):
         "interface": target.interface.name,
         "netbox_ip_id": None,
         "published_via_nat": target.published(),
+        "inside": str(inside.address).split("/")[0] if (inside := target.inside()) else "",
     }
 
 
@@ -533,6 +564,7 @@ def main():
         description={"type": "str", "default": ""},
         state={"type": "str", "default": "present", "choices": ["present", "absent"]},
         expect={"type": "str", "default": ""},
+        nat_inside={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     require_pynetbox(module)

@@ -36,7 +36,7 @@ POOL = "203.0.113.0/24"
 FIRST_FREE = "203.0.113.3/24"
 SECOND_FREE = "203.0.113.4/24"
 DINKES = {"netbox_public_ip_tenant": "dinkes", "netbox_public_ip_server": "srv-dmz-dinkes-01"}
-PLAN_KEYS = {"address", "pool", "free_before", "free_after", "server", "interface", "tenant"}
+PLAN_KEYS = {"address", "pool", "free_before", "free_after", "server", "interface", "tenant", "inside"}
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -213,6 +213,7 @@ def test_plan_reports_the_next_free_address_and_writes_nothing(lab, netbox_api, 
         "server": "srv-dmz-dinkes-01",
         "interface": "eth0",
         "tenant": "dinkes",
+        "inside": "",
     }
     assert set(plan.sop_plan) == PLAN_KEYS
     assert netbox_api.ipam.ip_addresses.count() == before
@@ -262,6 +263,20 @@ def test_apply_allocates_the_planned_address_once(lab, netbox_api, tmp_path):
     assert not replan.failed, replan.stdout
     assert replan.change["changed"] is False
     assert replan.sop_plan["address"] == FIRST_FREE
+
+
+@pytest.mark.netbox
+def test_nat_inside_records_the_servers_private_address(lab, netbox_api, tmp_path):
+    """SOP 57's setting: the new address also names its NAT inside (the router half reads it)."""
+    nat = {**DINKES, "netbox_public_ip_nat_inside": True}
+    plan = run_playbook(lab, tmp_path, check=True, name="plan", **nat)
+    assert not plan.failed, plan.stdout
+    assert plan.sop_plan is not None and plan.sop_plan["inside"] == "10.30.1.11"
+    apply = run_playbook(lab, tmp_path, check=False, name="apply", sop_approved_plan=plan.sop_plan, **nat)
+    assert not apply.failed, apply.stdout
+    [ip] = on_interface(netbox_api, "srv-dmz-dinkes-01")
+    assert str(ip.address) == FIRST_FREE
+    assert ip.nat_inside is not None and str(ip.nat_inside.address) == "10.30.1.11/24"
 
 
 @pytest.mark.netbox
@@ -331,6 +346,7 @@ def test_race_after_the_check_deletes_the_wrong_allocation(lab, netbox_api, monk
         "description": "",
         "state": "present",
         "expect": FIRST_FREE,
+        "nat_inside": False,
     }
     api = nb.connect(url, token)
     target = nb.Target(api, params)

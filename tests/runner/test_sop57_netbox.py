@@ -1,4 +1,8 @@
-"""SOP 57 (Permohonan IP Publik) end to end against the real lab NetBox."""
+"""SOP 57 (Permohonan IP Publik) end to end against the real lab NetBox and the router lab.
+
+Step 5 is one plan for both halves: the address from NetBox's pool, then the edge route and
+the NAT on the DMZ gateway (router lab, scripts/lab/routers.sh), verified from outside.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +19,47 @@ import pytest
 
 from sop_runner.core.run.state import Outcome, RunStatus
 from sop_runner.errors import ConflictError
+from sop_runner.lab import seed_network
+from sop_runner.lab.paths import repo_root
 from sop_runner.service import audit
 from sop_runner.service.runs import RunService
 
-pytestmark = pytest.mark.netbox
+pytestmark = [pytest.mark.netbox, pytest.mark.routers]
 SERVER, IFACE, POOL = "srv-dmz-dinkes-01", "eth0", "203.0.113.0/24"
+ROUTERS_SH = repo_root() / "scripts" / "lab" / "routers.sh"
+
+
+def _routers(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(ROUTERS_SH), *args], capture_output=True, text=True, check=False,
+                          timeout=120)
+
+
+def _from_outside(address: str) -> str:
+    """What answers on address:80 from the upstream router's namespace ('' when nothing)."""
+    res = subprocess.run(["ip", "netns", "exec", "sop-rtr-isp", "socat", "-T2", "-",
+                          f"TCP:{address}:80,bind=192.0.2.1,connect-timeout=2"],
+                         capture_output=True, text=True, check=False, timeout=20)
+    return res.stdout.strip()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def router_lab() -> Iterator[None]:
+    """The router lab at its baseline; put back as it was found (down, or baseline) after."""
+    was_up = _routers("status").returncode == 0
+    _routers("down")
+    up = _routers("up")
+    assert up.returncode == 0, up.stderr[-2000:]
+    yield
+    _routers("down")
+    if was_up:
+        _routers("up")
+
+
+@pytest.fixture(autouse=True)
+def network_intent(e2e_config: Path, netbox_api: Any) -> None:
+    """The router lab's devices and routing intent on top of the freshly reset NetBox."""
+    del e2e_config  # requested for its reset, which must come first
+    seed_network.seed(netbox_api)
 
 
 def _public_ips(api: Any) -> list[Any]:
@@ -49,12 +90,15 @@ def test_full_run_allocates_in_netbox_and_issues_paperwork(e2e: RunService, netb
     plan = e2e.state(run_id).plans[5]
     planned = plan.stats["sop_plan"]["address"]
     assert planned.startswith("203.0.113.") and plan.changed >= 1
+    assert plan.stats["sop_plan"]["inside"] == "10.30.1.11"
     assert _public_ips(netbox_api) == [], "the plan must not allocate"
     e2e.approve(run_id, "rina.kasi", True, "rencana disetujui")
     e2e.apply(run_id, "budi.teknis")
     ips = _public_ips(netbox_api)
     assert [ip.address for ip in ips] == [planned]
     assert ips[0].tenant.slug == "dinkes" and run_id in ips[0].description
+    assert ips[0].nat_inside is not None and ips[0].nat_inside.address == "10.30.1.11/24"
+    assert _from_outside(planned.split("/")[0]) == SERVER
     _finish(e2e, run_id)
     state = e2e.state(run_id)
     assert state.status is RunStatus.CLOSED and state.outcome is Outcome.COMPLETED
@@ -84,14 +128,16 @@ def test_planned_ip_taken_meanwhile_returns_to_approval(e2e: RunService, netbox_
 
 def test_killed_apply_resumes_with_one_allocation(e2e: RunService, e2e_config: Path, netbox_api: Any) -> None:
     run_id = _to_plan_approval(e2e)
+    planned = e2e.state(run_id).plans[5].stats["sop_plan"]["address"].split("/")[0]
     e2e.approve(run_id, "rina.kasi", True, "ok")
     env = {**os.environ, "SOP_CONFIG": str(e2e_config), "SOP_FAULT_HOLD_AFTER_APPLY": "60"}
     proc = subprocess.Popen([sys.executable, "-m", "sop_runner", "apply", run_id, "--as", "budi.teknis"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not _public_ips(netbox_api):
+    # Both halves done (allocated in NetBox, answering from outside), not yet recorded.
+    deadline = time.monotonic() + 150
+    while not (_public_ips(netbox_api) and _from_outside(planned) == SERVER):
         assert proc.poll() is None, "apply ended before the fault window"
-        assert time.monotonic() < deadline, "the address never appeared"
+        assert time.monotonic() < deadline, "the address never appeared or never answered"
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)  # the change is made, the runner dies before recording it
     proc.wait()
@@ -100,6 +146,7 @@ def test_killed_apply_resumes_with_one_allocation(e2e: RunService, e2e_config: P
     state = e2e.state(run_id)
     assert state.status is RunStatus.OPEN and state.current == 6 and 5 in state.applied
     assert len(_public_ips(netbox_api)) == 1
+    assert _from_outside(planned) == SERVER
     _finish(e2e, run_id)
     assert e2e.state(run_id).status is RunStatus.CLOSED
     assert len(_public_ips(netbox_api)) == 1
