@@ -1,15 +1,20 @@
-"""Fill net_config's connection options from the host's inventory variables.
+"""Fill the connection options of net_config and net_command from the host's inventory variables.
 
-Routers are driven from the controller (``connection: local``); the module still needs the
+Routers are driven from the controller (``connection: local``); the modules still need the
 router's address and credentials. Taking them from ``ansible_host``/``ansible_port``/
 ``ansible_user``/``ansible_password``/``ansible_ssh_private_key_file`` keeps every role task
-free of credential plumbing, and the module marks the password ``no_log``.
+free of credential plumbing, and the modules mark the password ``no_log``.
+
+One file for both modules: ``net_command.py`` is a symlink to this one and the module to run
+is the task's own action name. (A helper in plugins/module_utils would not do: the controller
+cannot import the project's module_utils, only modules get them shipped.)
 """
 
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
+# module option -> inventory variable it defaults to
 _FROM_VARS = {
     "host": "ansible_host",
     "port": "ansible_port",
@@ -18,6 +23,7 @@ _FROM_VARS = {
     "ssh_key_file": "ansible_ssh_private_key_file",
     "platform": "net_platform",
 }
+_MODULES = ("net_config", "net_command")
 
 
 class ActionModule(ActionBase):
@@ -26,6 +32,10 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
+        module = self._task.action.rsplit(".", 1)[-1]
+        if module not in _MODULES:
+            result.update(failed=True, msg=f"this action plugin serves {', '.join(_MODULES)}, not {module}")
+            return result
         args = dict(self._task.args)
         args.setdefault("device", task_vars.get("inventory_hostname"))
         for option, var in _FROM_VARS.items():
@@ -33,6 +43,5 @@ class ActionModule(ActionBase):
                 args[option] = self._templar.template(task_vars[var])
         if args.get("host") is None:
             args["host"] = task_vars.get("inventory_hostname")
-        result.update(self._execute_module(module_name="net_config", module_args=args,
-                                           task_vars=task_vars))
+        result.update(self._execute_module(module_name=module, module_args=args, task_vars=task_vars))
         return result
