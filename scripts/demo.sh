@@ -9,6 +9,14 @@ t0=$(date +%s)
 bash scripts/bootstrap.sh
 export PATH="$SOP_ROOT/.venv/bin:$PATH"
 sop lab up
+# Test sessions on this clone share the lab NetBox and reset it: hold it alone for the demo,
+# as they do (the same lock file as sop_runner.lab.lock.session_lock), or a reset can pull the
+# data from under the run between its plan and its apply.
+lock="${SOP_LAB_DIR:-$SOP_ROOT/.lab}/run/session.lock"
+mkdir -p "$(dirname "$lock")"
+exec 9>>"$lock"
+flock -n 9 || { log "waiting for the lab NetBox ($(cat "$lock"))"; flock 9; }
+printf 'pid %s: scripts/demo.sh\n' "$$" >"$lock"
 sop lab reset   # the demo starts from the seed data so the allocation is visible
 # Step 5 also routes the address on the edge router and NATs it on the DMZ gateway: the router
 # lab (FRR in network namespaces, rebuilt at its baseline) and its network intent in NetBox.
