@@ -592,18 +592,36 @@ def capacity_add(module, api, p, result):
 
 
 def transition(module, api, p, result):
-    dev = _get_device(api, p["name"])
+    """Asset lifecycle: one device (O(name)) or several (O(names)); every one is checked before any is written."""
+    if not p["names"]:
+        _transition_one(module, api, p, p["name"], result)
+        return
+    done = []
+    for name in p["names"]:
+        one = {"checks": {}}
+        _transition_one(module, api, {**p, "check_only": True}, name, one)
+        done.append({"name": name, **one})
+    if not module.check_mode:
+        for d in done:
+            _transition_one(module, api, p, d["name"], {"checks": {}})
+    result.update(devices=done, changed=any(d["changed"] for d in done),
+                  before={d["name"]: d["before"] for d in done}, after={d["name"]: d["after"] for d in done},
+                  journal="; ".join(f"{d['name']}: {d['journal']}" for d in done))
+
+
+def _transition_one(module, api, p, name, result):
+    dev = _get_device(api, name)
     if dev is None:
-        raise NetBoxError(f"no device named {p['name']!r} in NetBox")
+        raise NetBoxError(f"no device named {name!r} in NetBox")
     cur = _val(dev.status)
     want = p["status"]
     before = _device_view(dev)
     result.update(before=before, after={**before, "status": want}, changed=cur != want)
     if cur != want and want not in TRANSITIONS.get(cur, set()):
         allowed = ", ".join(sorted(TRANSITIONS.get(cur, set()))) or "none"
-        raise NetBoxError(f"{p['name']}: status {cur} cannot become {want}; allowed from {cur}: {allowed}")
+        raise NetBoxError(f"{name}: status {cur} cannot become {want}; allowed from {cur}: {allowed}")
     result["journal"] = p["journal"] or f"Status {cur} -> {want}"
-    if module.check_mode or not result["changed"]:
+    if module.check_mode or p.get("check_only") or not result["changed"]:
         return
     dev.update({"status": want})
     _journal(api, "dcim.device", dev.id, result["journal"])
