@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
+
+# copy/template diffs name the controller's or target's temporary source file, whose name
+# differs on every run; left in, two plans of the same change would never hash the same.
+_TEMP_PATH = re.compile(r"ansible-(?:tmp|local)-|/\.ansible/tmp/|^/tmp/tmp[\w-]+")
+
+
+def _header(diff: dict[str, Any], key: str, fallback: str) -> str:
+    value = str(diff.get(key, fallback))
+    return fallback if _TEMP_PATH.search(value) else value
 
 
 def _one(diff: dict[str, Any], label: str) -> str:
@@ -20,8 +30,8 @@ def _one(diff: dict[str, Any], label: str) -> str:
     lines = difflib.unified_diff(
         before.splitlines(keepends=True),
         after.splitlines(keepends=True),
-        fromfile=str(diff.get("before_header", f"{label} (before)")),
-        tofile=str(diff.get("after_header", f"{label} (after)")),
+        fromfile=_header(diff, "before_header", f"{label} (before)"),
+        tofile=_header(diff, "after_header", f"{label} (after)"),
     )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
