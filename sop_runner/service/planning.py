@@ -22,7 +22,7 @@ _JINJA = SandboxedEnvironment(undefined=StrictUndefined)
 
 def render_value(value: Any, params: dict[str, Any], run: dict[str, Any]) -> Any:
     """Render a binding value: strings are Jinja2 over ``params`` and ``run``."""
-    if isinstance(value, str) and "{{" in value:
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
         return _JINJA.from_string(value).render(params=params, run=run)
     if isinstance(value, list):
         return [render_value(v, params, run) for v in value]
@@ -40,8 +40,19 @@ def bound_vars(auto: Automation, params: dict[str, Any], run: dict[str, Any]) ->
 
 
 def targets(auto: Automation, params: dict[str, Any], run: dict[str, Any]) -> list[str]:
-    """The lock keys of this step for this run."""
-    return [str(render_value(t, params, run)) for t in auto.targets]
+    """The lock keys of this step for this run.
+
+    A key has no whitespace, so one target template may give several keys separated by
+    whitespace (``{% for s in params.servers %}server:{{ s }} {% endfor %}``): a run over
+    several hosts then locks each host, and two runs whose host lists overlap exclude each
+    other however the lists are written.
+    """
+    keys: list[str] = []
+    for template in auto.targets:
+        for key in str(render_value(template, params, run)).split():
+            if key not in keys:
+                keys.append(key)
+    return keys
 
 
 def _roles_of(playbook: Path) -> set[str]:

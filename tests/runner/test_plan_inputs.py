@@ -1,4 +1,4 @@
-"""The plan hash covers the whole inventory the playbook ran against."""
+"""What a plan is bound to: the whole inventory it ran against, and the lock keys of its targets."""
 
 from __future__ import annotations
 
@@ -26,3 +26,14 @@ def test_file_inline_and_none(tmp_path: Path) -> None:
     assert inventory_digest(str(hosts)) != before
     assert inventory_digest("a,b,") != inventory_digest("a,c,")
     assert inventory_digest(None) == inventory_digest("")
+
+
+def test_one_target_template_locks_each_host() -> None:
+    from sop_runner.core.catalogue.model import Automation
+    from sop_runner.service.planning import targets
+
+    auto = Automation.model_validate({
+        "status": "automated", "playbook": "playbooks/x.yml", "role": "x",
+        "targets": ["{% for s in params.servers %}server:{{ s }} {% endfor %}", "server:{{ params.servers[0] }}"],
+    })
+    assert targets(auto, {"servers": ["srv-b", "srv-a"]}, {}) == ["server:srv-b", "server:srv-a"]
