@@ -33,8 +33,10 @@ description:
   - O(components) (C(Label=value) strings) become inventory items of the device, O(capacity_tb)
     on install is recorded in C(storage_capacity_tb); the result's C(items) lists them for a
     handover form (BAST).
-  - O(action=transition) (asset lifecycle) moves a device's status along the allowed
-    transitions only.
+  - O(action=transition) (asset lifecycle) moves a device's status (or every device in
+    O(names), all checked before any is written) along the allowed transitions only; with
+    O(tenant) the device is also assigned to that tenant (put into use); with O(journal) on a
+    device whose status and tenant stay, the journal entry alone records the work, once.
   - Before any write: the tenant exists, the rack exists and is not deprecated, the units
     are free (refused with the free units and who occupies what), the rack's power budget
     (primary feeds, voltage x amperage x max utilisation) holds the new draw, and the serial
@@ -106,7 +108,8 @@ FEED_UTILISATION = 80
 
 # Asset lifecycle (document 004): which status may follow which.
 TRANSITIONS = {
-    "inventory": {"planned", "staged", "decommissioning"},
+    # In stock -> active: an asset handed over from the store straight into use (004 procedure 3).
+    "inventory": {"planned", "staged", "active", "decommissioning"},
     "planned": {"staged", "active", "inventory", "decommissioning"},
     "staged": {"active", "failed", "planned", "offline"},
     "active": {"offline", "failed", "decommissioning"},
@@ -616,14 +619,29 @@ def _transition_one(module, api, p, name, result):
     cur = _val(dev.status)
     want = p["status"]
     before = _device_view(dev)
-    result.update(before=before, after={**before, "status": want}, changed=cur != want)
+    after = {**before, "status": want}
     if cur != want and want not in TRANSITIONS.get(cur, set()):
         allowed = ", ".join(sorted(TRANSITIONS.get(cur, set()))) or "none"
         raise NetBoxError(f"{name}: status {cur} cannot become {want}; allowed from {cur}: {allowed}")
-    result["journal"] = p["journal"] or f"Status {cur} -> {want}"
+    fields = {"status": want} if cur != want else {}
+    if p["tenant"]:
+        # Put into use (004 procedure 3): the device now belongs to the receiving unit.
+        tenant = get_one(api.tenancy.tenants, "tenant", p["tenant"], "tenant")
+        after["tenant"] = tenant.slug
+        if before["tenant"] != tenant.slug:
+            fields["tenant"] = tenant.id
+    # An explicit journal on a device whose status stays (maintenance of an active device)
+    # still records the work, once: the same text already on the device means it is done.
+    record = bool(p["journal"]) and not fields and not any(
+        j.comments == p["journal"]
+        for j in api.extras.journal_entries.filter(assigned_object_type="dcim.device", assigned_object_id=dev.id))
+    result.update(before=before, after=after, changed=bool(fields) or record)
+    result["journal"] = p["journal"] or f"Status {cur} -> {want}" + (
+        f", tenant {after['tenant']}" if "tenant" in fields else "")
     if module.check_mode or p.get("check_only") or not result["changed"]:
         return
-    dev.update({"status": want})
+    if fields:
+        dev.update(fields)
     _journal(api, "dcim.device", dev.id, result["journal"])
 
 

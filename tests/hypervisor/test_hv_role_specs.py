@@ -31,6 +31,9 @@ def test_argument_specs_keys_equal_defaults_keys(role: str) -> None:
     ("wonosobo/14-pemindahan-perangkat-data-center.yml", 8, "playbooks/sop14_device_relocate.yml", "dc_assets"),
     ("kaltim/kolokasi-hosting.yml", 8, "playbooks/colocation_install.yml", "dc_assets"),
     ("wonosobo/23-instalasi-os-server.yml", 3, "playbooks/sop23_os_install.yml", "os_install"),
+    ("tanah-bumbu/aset-2-pemindahtempaan.yml", 5, "playbooks/sop14_device_relocate.yml", "dc_assets"),
+    ("tanah-bumbu/aset-3-penggunaan-pemanfaatan.yml", 2, "playbooks/asset_lifecycle.yml", "dc_assets"),
+    ("tanah-bumbu/aset-4-perbaikan-pemeliharaan.yml", 5, "playbooks/asset_lifecycle.yml", "dc_assets"),
     ("tanah-bumbu/aset-5-penghapusan.yml", 5, "playbooks/asset_lifecycle.yml", "dc_assets"),
 ])
 def test_bindings_are_approved_and_fit_the_role(sop: str, step: int, playbook: str, role: str) -> None:
