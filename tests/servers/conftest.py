@@ -41,3 +41,31 @@ def server_runner(lab_servers: list[str], tmp_path: Path, make_runner_config: Ca
     del lab_servers
     cfg = make_runner_config(tmp_path, f"sqlite:///{tmp_path / 'sop.db'}", repo_root() / "sops")
     return RunService(load_config(str(cfg)))
+
+
+@pytest.fixture(scope="module")
+def lab_server(netbox_lab: tuple[str, str], netbox_api: Any, netbox_reset: float) -> Iterator[str]:
+    """One running lab host (srv-lab-01), registered in NetBox with its services; NETBOX_* exported.
+
+    For tests that change a host for minutes (SOP 25's release upgrade): one host keeps the
+    suite's time budget.
+    """
+    del netbox_reset
+    url, token = netbox_lab
+    servers.down()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NETBOX_URL", url)
+        mp.setenv("NETBOX_API", url)
+        mp.setenv("NETBOX_TOKEN", token)
+        running = servers.up(1)
+        servers.register(netbox_api, running)
+        yield running[0].host
+    servers.down()
+
+
+@pytest.fixture
+def one_server_runner(lab_server: str, tmp_path: Path, make_runner_config: Callable[..., Path]) -> RunService:
+    """A runner over the real catalogue with the lab personas, for the one-host tests."""
+    del lab_server
+    cfg = make_runner_config(tmp_path, f"sqlite:///{tmp_path / 'sop.db'}", repo_root() / "sops")
+    return RunService(load_config(str(cfg)))
