@@ -107,3 +107,16 @@ def make_runner_config(persona_dir: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+@pytest.fixture
+def catalogue_runner(tmp_path: Path, make_runner_config: Callable[..., Path]) -> Callable[..., Any]:
+    """Make a RunService over the real catalogue (SQLite in tmp_path), lab personas plus extras."""
+    from sop_runner.config import load_config, repo_root
+    from sop_runner.service.runs import RunService
+
+    def make(extra_users: list[dict[str, Any]] | None = None) -> RunService:
+        cfg = make_runner_config(tmp_path, f"sqlite:///{tmp_path / 'sop.db'}", repo_root() / "sops", extra_users)
+        return RunService(load_config(str(cfg)))
+
+    return make

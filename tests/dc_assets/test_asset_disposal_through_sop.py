@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from sop_runner.config import load_config, repo_root
 from sop_runner.core.run.state import Outcome, RunStatus
 from sop_runner.errors import ConflictError
 from sop_runner.service.runs import RunService
@@ -25,9 +24,8 @@ OLD = [f"old-a-{SFX}", f"old-b-{SFX}"]
 
 
 @pytest.fixture
-def svc(tmp_path: Path, make_runner_config: Callable[..., Path]) -> RunService:
-    cfg = make_runner_config(tmp_path, f"sqlite:///{tmp_path / 'sop.db'}", repo_root() / "sops")
-    return RunService(load_config(str(cfg)))
+def svc(catalogue_runner: Callable[..., RunService]) -> RunService:
+    return catalogue_runner()
 
 
 @pytest.fixture

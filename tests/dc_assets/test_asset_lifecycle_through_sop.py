@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sop_runner.config import load_config, repo_root
 from sop_runner.core.run.state import Outcome, RunStatus
 from sop_runner.errors import ForbiddenError
 from sop_runner.service.runs import RunService
@@ -31,10 +29,8 @@ PENGGUNA = {"username": "andi.pengguna", "name": "Andi Saputra", "roles": ["peng
 
 
 @pytest.fixture
-def svc(tmp_path: Path, make_runner_config: Callable[..., Path]) -> RunService:
-    cfg = make_runner_config(tmp_path, f"sqlite:///{tmp_path / 'sop.db'}", repo_root() / "sops",
-                             extra_users=[PENGGUNA])
-    return RunService(load_config(str(cfg)))
+def svc(catalogue_runner: Callable[..., RunService]) -> RunService:
+    return catalogue_runner([PENGGUNA])
 
 
 @pytest.fixture

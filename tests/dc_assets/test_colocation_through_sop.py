@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from dc_helpers import run_playbook
 
-from sop_runner.config import load_config, repo_root
 from sop_runner.core.run.state import Outcome, RunStatus
 from sop_runner.service import audit
 from sop_runner.service.runs import RunService
@@ -24,15 +23,16 @@ from sop_runner.service.runs import RunService
 pytestmark = [pytest.mark.netbox, pytest.mark.usefixtures("netbox_env")]
 SFX = uuid.uuid4().hex[:6]
 RACK, SERVER, DOMAIN = f"rk-{SFX}", f"colo-{SFX}", f"simpus-{SFX}.kaltimprov.go.id"
+# A model of its own per session: the test must see the device type being registered.
+TYPE_MODEL = f"SYS-6029P-{SFX}"
 HARDWARE = {"processor": "Intel Xeon Silver 4310 2,1 GHz", "ram": "64 GB DDR4 ECC",
             "motherboard": "Supermicro X12DPi-NT6", "storage": "2 x 960 GB SSD RAID 1",
             "psu": "2 x 800 W redundant"}
 
 
 @pytest.fixture
-def svc(tmp_path: Path, make_runner_config: Callable[..., Path]) -> RunService:
-    cfg = make_runner_config(tmp_path, f"sqlite:///{tmp_path / 'sop.db'}", repo_root() / "sops")
-    return RunService(load_config(str(cfg)))
+def svc(catalogue_runner: Callable[..., RunService]) -> RunService:
+    return catalogue_runner()
 
 
 def test_colocation_through_sop_fills_the_bast(svc: RunService, netbox_api: Any) -> None:
@@ -43,14 +43,14 @@ def test_colocation_through_sop_fills_the_bast(svc: RunService, netbox_api: Any)
     run_id = svc.request("kaltim-colocation", "agus.dinkes", {
         "skpd": "dinkes", "pic_name": "Agus Santoso", "pic_nip": "198705122010011003",
         "unit_address": "Jl. Kesehatan No. 1", "contact": "0811 5555 1234", "domain": DOMAIN, "term": "permanen",
-        "server_name": SERVER, "serial_number": f"SN-CL-{SFX}", "model": "Supermicro SYS-6029P-TRT",
+        "server_name": SERVER, "serial_number": f"SN-CL-{SFX}", "model": f"Supermicro {TYPE_MODEL}",
         "location": RACK, "tinggi_u": 2, "daya_watt": 800, **HARDWARE}).run_id
     svc.approve(run_id, "hendra.kabid", True, "disposisi ke Pengawas Infrastruktur dan Personil DC")
     svc.decide(run_id, "budi.teknis", "ya", "listrik, UPS, genset, bandwidth dan tempat tersedia")
     svc.complete(run_id, "agus.dinkes", note="form pengajuan diisi")
     svc.plan(run_id, "budi.teknis")
     sop_plan = svc.state(run_id).plans[8].stats["sop_plan"]
-    assert sop_plan["checks"]["device_type_created"] == "supermicro-sys-6029p-trt"
+    assert sop_plan["checks"]["device_type_created"] == f"supermicro-sys-6029p-{SFX}"
     assert sop_plan["after"]["components"] == {"Prosesor": HARDWARE["processor"], "RAM": HARDWARE["ram"],
                                                "Motherboard": HARDWARE["motherboard"],
                                                "Storage": HARDWARE["storage"], "PSU": HARDWARE["psu"]}
@@ -61,7 +61,7 @@ def test_colocation_through_sop_fills_the_bast(svc: RunService, netbox_api: Any)
     svc.apply(run_id, "budi.teknis")
     dev = netbox_api.dcim.devices.get(name=SERVER)
     assert (dev.rack.name, dev.position, dev.tenant.slug, dev.description, dev.device_type.model) == (
-        RACK, 1, "dinkes", DOMAIN, "SYS-6029P-TRT")
+        RACK, 1, "dinkes", DOMAIN, TYPE_MODEL)
     inventory = {i.name: i.description for i in netbox_api.dcim.inventory_items.filter(device_id=dev.id)}
     assert inventory["Prosesor"] == HARDWARE["processor"] and inventory["PSU"] == HARDWARE["psu"]
     svc.complete(run_id, "budi.teknis", note="server dan hosting dapat diakses")
@@ -72,7 +72,7 @@ def test_colocation_through_sop_fills_the_bast(svc: RunService, netbox_api: Any)
     assert "BERITA ACARA SERAH TERIMA" in bast
     rows = dict(re.findall(r"^\| \d+ \| ([^|]+?) \| ([^|]+?) \|$", bast, flags=re.MULTILINE))
     assert rows == {
-        "Nama Server": SERVER, "Type & Merk": "Supermicro SYS-6029P-TRT", "S/N": f"SN-CL-{SFX}",
+        "Nama Server": SERVER, "Type & Merk": f"Supermicro {TYPE_MODEL}", "S/N": f"SN-CL-{SFX}",
         "Prosesor": HARDWARE["processor"], "RAM": HARDWARE["ram"], "Motherboard": HARDWARE["motherboard"],
         "Storage": HARDWARE["storage"], "PSU": HARDWARE["psu"], "Domain": DOMAIN,
         "Letak Server": f"DC Diskominfo Wonosobo, Ruang Server Lantai 2, rak {RACK} U1-U2"}

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from dc_helpers import run_playbook
 
-from sop_runner.config import load_config, repo_root
 from sop_runner.core.run.state import Outcome, RunStatus
 from sop_runner.service.runs import RunService
 
@@ -26,10 +25,8 @@ VENDOR = {"username": "vendor.lab", "name": "PT Mitra Data Nusantara", "roles": 
 
 
 @pytest.fixture
-def svc(tmp_path: Path, make_runner_config: Callable[..., Path]) -> RunService:
-    cfg = make_runner_config(tmp_path, f"sqlite:///{tmp_path / 'sop.db'}", repo_root() / "sops",
-                             extra_users=[VENDOR])
-    return RunService(load_config(str(cfg)))
+def svc(catalogue_runner: Callable[..., RunService]) -> RunService:
+    return catalogue_runner([VENDOR])
 
 
 def _closed(svc: RunService, run_id: str) -> None:

@@ -7,40 +7,45 @@ afterwards; NetBox is reset to the seed first, then the hosts and their services
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from sop_runner.config import load_config, repo_root
 from sop_runner.lab import servers
 from sop_runner.service.runs import RunService
 
 
-@pytest.fixture(scope="module")
-def lab_servers(netbox_lab: tuple[str, str], netbox_api: Any, netbox_reset: float) -> Iterator[list[str]]:
-    """Two running lab hosts, registered in NetBox with their services; NETBOX_* exported."""
-    del netbox_reset
+@contextmanager
+def _running(count: int, netbox_lab: tuple[str, str], netbox_api: Any) -> Iterator[list[servers.Server]]:
+    """``count`` fresh lab hosts registered in NetBox, with NETBOX_* exported; removed after."""
     url, token = netbox_lab
     servers.down()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NETBOX_URL", url)
         mp.setenv("NETBOX_API", url)
         mp.setenv("NETBOX_TOKEN", token)
-        running = servers.up(2)
+        running = servers.up(count)
         changes = servers.register(netbox_api, running)
         assert any("service ssh" in c for c in changes), changes
         assert not servers.register(netbox_api, running), "registration is not idempotent"
-        yield [s.host for s in running]
+        yield running
     servers.down()
 
 
+@pytest.fixture(scope="module")
+def lab_servers(netbox_lab: tuple[str, str], netbox_api: Any, netbox_reset: float) -> Iterator[list[str]]:
+    """Two running lab hosts, registered in NetBox with their services; NETBOX_* exported."""
+    del netbox_reset
+    with _running(2, netbox_lab, netbox_api) as running:
+        yield [s.host for s in running]
+
+
 @pytest.fixture
-def server_runner(lab_servers: list[str], tmp_path: Path, make_runner_config: Callable[..., Path]) -> RunService:
+def server_runner(lab_servers: list[str], catalogue_runner: Callable[..., RunService]) -> RunService:
     """A runner over the real catalogue with the lab personas."""
     del lab_servers
-    cfg = make_runner_config(tmp_path, f"sqlite:///{tmp_path / 'sop.db'}", repo_root() / "sops")
-    return RunService(load_config(str(cfg)))
+    return catalogue_runner()
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +56,12 @@ def lab_server(netbox_lab: tuple[str, str], netbox_api: Any, netbox_reset: float
     suite's time budget.
     """
     del netbox_reset
-    url, token = netbox_lab
-    servers.down()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NETBOX_URL", url)
-        mp.setenv("NETBOX_API", url)
-        mp.setenv("NETBOX_TOKEN", token)
-        running = servers.up(1)
-        servers.register(netbox_api, running)
+    with _running(1, netbox_lab, netbox_api) as running:
         yield running[0].host
-    servers.down()
 
 
 @pytest.fixture
-def one_server_runner(lab_server: str, tmp_path: Path, make_runner_config: Callable[..., Path]) -> RunService:
+def one_server_runner(lab_server: str, catalogue_runner: Callable[..., RunService]) -> RunService:
     """A runner over the real catalogue with the lab personas, for the one-host tests."""
     del lab_server
-    cfg = make_runner_config(tmp_path, f"sqlite:///{tmp_path / 'sop.db'}", repo_root() / "sops")
-    return RunService(load_config(str(cfg)))
+    return catalogue_runner()
