@@ -196,6 +196,9 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
                 "tenant": requester.tenant if requester else "",
             },
             "skpd_name": skpd_name(skpd),
+            # Started by Kominfo staff (its first row is not an SKPD's request, e.g. SOP 24's
+            # upgrade reminder): letters announce the work instead of answering a request.
+            "internal": sop.actor(sop.steps[0].actor).role != "requester",
             "rejected": state.rejected,
             "outcome_text": _OUTCOME_ID.get(
                 str(state.outcome) if state.outcome else ("rejected" if state.rejected else "completed"), ""

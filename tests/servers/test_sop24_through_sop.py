@@ -84,6 +84,10 @@ def test_sop24_upgrades_two_hosts_and_reports_the_versions(server_runner: RunSer
     assert state.status is RunStatus.CLOSED and state.outcome is Outcome.COMPLETED
 
     laporan = Path(state.documents["laporan_upgrade"]["files"]["md"]).read_text(encoding="utf-8")
+    assert f"pelaksanaan nomor {run_id}" in laporan, "an internal SOP's Laporan names no SKPD request"
+    notice = Path(state.documents["pemberitahuan"]["files"]["md"]).read_text(encoding="utf-8")
+    assert "akan dilaksanakan Upgrade Operating System Server" in notice, notice
+    assert "telah dipenuhi" not in notice and "permohonan Saudara" not in notice, notice
     for host in lab_servers:
         row = f"| {host} | {TEST_PACKAGE} | {old[host]} | {new[host]} |"
         assert row in laporan, f"missing {row!r} in the Laporan:\n{laporan}"
