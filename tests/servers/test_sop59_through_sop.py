@@ -125,3 +125,32 @@ def test_sop59_urgent_response_then_late_approval(server_runner: RunService, lab
     for doc in (nota, laporan):
         assert "disetujui kemudian oleh rina.kasi" in doc, doc
     assert "Jalur darurat" in nota and "JALUR DARURAT" in laporan
+
+
+def test_sop59_approved_first_then_applied(server_runner: RunService, lab_servers: list[str]) -> None:
+    """The ordinary path: Kasi approves the plan, then the staff apply exactly that plan.
+
+    The role writes its nftables/sshd/report files with templates; a plan whose diff carried the
+    template's temporary source name would never match the re-plan before the apply.
+    """
+    svc = server_runner
+    host = lab_servers[1]
+    address = next(s.address for s in servers.status() if s.host == host)
+    _plant(host)
+    run_id = svc.request(
+        "wonosobo-59",
+        "agus.dinkes",
+        {"skpd": "dinkes", "affected_host": host, "indicators": "port asing terbuka",
+         "source_addresses": [ATTACKER_SOURCE]},
+    ).run_id
+    svc.decide(run_id, "hendra.kabid", "ya", "serangan terkonfirmasi")
+    svc.plan(run_id, "budi.teknis")
+    planned = svc.state(run_id).plans[4].hash
+    assert _answers(address, BACKDOOR_PORT), "planning must not touch the host"
+    svc.approve(run_id, "rina.kasi", True, "rencana pengamanan disetujui")
+    svc.apply(run_id, "budi.teknis")
+    state = svc.state(run_id)
+    assert state.applied[4] == planned == state.gate_for(3).plan_hash, "the approved plan was applied"
+    assert 4 not in state.urgent
+    assert not _answers(address, BACKDOOR_PORT) and _answers(address, 22)
+    assert "Sop59RunnerTestOnly" not in sh(host, "cat /root/.ssh/authorized_keys 2>/dev/null || true")
