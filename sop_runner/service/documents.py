@@ -198,7 +198,7 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
             "skpd_name": skpd_name(skpd),
             # Started by Kominfo staff (its first row is not an SKPD's request, e.g. SOP 24's
             # upgrade reminder): letters announce the work instead of answering a request.
-            "internal": sop.actor(sop.steps[0].actor).role != "requester",
+            "internal": sop.starter_role != "requester",
             "rejected": state.rejected,
             "outcome_text": _OUTCOME_ID.get(
                 str(state.outcome) if state.outcome else ("rejected" if state.rejected else "completed"), ""

@@ -126,7 +126,7 @@ class RunService:
         user = self.cfg.user(requester)
         # An internal SOP (its first row is done by Kominfo staff, e.g. SOP 24's Operator DC
         # reminder) is started by someone holding that row's role; the rest need a requester.
-        first_role = sop.actor(sop.steps[0].actor).role
+        first_role = sop.starter_role
         if not user.has("requester") and (first_role == "requester" or not user.has(first_role)):
             raise ForbiddenError(
                 f"{requester} does not hold role 'requester'"

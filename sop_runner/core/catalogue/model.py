@@ -294,6 +294,12 @@ class SopDefinition(_Strict):
             raise ValueError(msg)
         return value
 
+    @property
+    def starter_role(self) -> str:
+        """The role of the first row's actor: 'requester' for an SKPD's request, else the
+        Kominfo role that starts an internal SOP (SOP 24: operator_dc)."""
+        return self.actor(self.steps[0].actor).role
+
     def step(self, number: int) -> Step:
         """The step with this number."""
         for step in self.steps:
