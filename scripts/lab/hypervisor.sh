@@ -127,8 +127,66 @@ UNIT
   log "golden image built in $(( $(date +%s) - t0 )) s: $IMAGES/$NAME.qcow2"
 }
 
+# The disk a lab "bare-metal" server gets from the lab installer (SOP 23): an MBR disk with a
+# FAT boot partition (syslinux, the golden kernel and initrd) and the golden root file system,
+# shrunk to what it holds plus room to work. Made without mounting anything (mtools, syslinux
+# --install on an image, dd at partition offsets), so it builds wherever the golden image does.
+# The installer streams it from the answer-file server and then configures the copy from the
+# answer file (hostname, address, root key, host keys), as an image-based installer does.
+BM_NAME="debian-bm-$SUITE"
+BM_REV="$(printf '%s\n' "$REV" bm-rev1 | sha256sum | cut -c1-12)"
+
+build_bm_image() {
+  local force=${1:-0}
+  if ((force == 0)) && [[ -f "$IMAGES/$BM_NAME.raw.gz" && "$(cat "$IMAGES/$BM_NAME.rev" 2>/dev/null)" == "$BM_REV" ]]; then
+    log "bare-metal image $IMAGES/$BM_NAME.raw.gz (rev $BM_REV) present"
+    return 0
+  fi
+  build_image 0
+  for tool in mkfs.vfat mcopy syslinux sfdisk resize2fs; do
+    command -v "$tool" >/dev/null || die "$tool missing: install scripts/packages/hypervisor.txt"
+  done
+  local mbr=/usr/lib/syslinux/mbr/mbr.bin t0
+  [[ -f $mbr ]] || die "$mbr missing: apt-get install syslinux-common"
+  t0=$(date +%s)
+  work="$(mktemp -d "$IMAGES/.bm-XXXXXX")"
+  trap 'rm -rf "${work:-}"' EXIT
+  qemu-img convert -O raw "$IMAGES/$NAME.qcow2" "$work/root.raw"
+  e2fsck -fp "$work/root.raw" >/dev/null
+  resize2fs -M "$work/root.raw" >/dev/null 2>&1
+  local blocks bsize root_mib
+  blocks=$(dumpe2fs -h "$work/root.raw" 2>/dev/null | awk -F: '/^Block count/ {print $2+0}')
+  bsize=$(dumpe2fs -h "$work/root.raw" 2>/dev/null | awk -F: '/^Block size/ {print $2+0}')
+  root_mib=$(( blocks * bsize / 1048576 + 256 ))
+  resize2fs "$work/root.raw" "${root_mib}M" >/dev/null 2>&1
+  truncate -s "${root_mib}M" "$work/root.raw"
+
+  local boot_mib=48
+  # Hidden sectors = the partition's start, so syslinux's boot sector finds itself on the disk.
+  mkfs.vfat -n SOPBOOT -h 2048 -C "$work/boot.img" $((boot_mib * 1024)) >/dev/null
+  printf 'DEFAULT sop\nPROMPT 0\nTIMEOUT 0\nLABEL sop\n  KERNEL /vmlinuz\n  INITRD /initrd\n  APPEND root=/dev/vda2 ro console=ttyS0 quiet\n' \
+    >"$work/syslinux.cfg"
+  mcopy -i "$work/boot.img" "$IMAGES/$NAME.vmlinuz" ::/vmlinuz
+  mcopy -i "$work/boot.img" "$IMAGES/$NAME.initrd" ::/initrd
+  mcopy -i "$work/boot.img" "$work/syslinux.cfg" ::/syslinux.cfg
+  syslinux --install "$work/boot.img"
+
+  truncate -s $((1 + boot_mib + root_mib))M "$work/disk.raw"
+  printf 'label: dos\nstart=2048, size=%d, type=c, bootable\nstart=%d, type=83\n' \
+    $((boot_mib * 2048)) $(((1 + boot_mib) * 2048)) | sfdisk -q "$work/disk.raw"
+  dd if="$mbr" of="$work/disk.raw" bs=440 count=1 conv=notrunc status=none
+  dd if="$work/boot.img" of="$work/disk.raw" bs=1M seek=1 conv=notrunc,sparse status=none
+  dd if="$work/root.raw" of="$work/disk.raw" bs=1M seek=$((1 + boot_mib)) conv=notrunc,sparse status=none
+  gzip -1 -c "$work/disk.raw" >"$work/$BM_NAME.raw.gz"
+  mv -f "$work/$BM_NAME.raw.gz" "$IMAGES/$BM_NAME.raw.gz"
+  echo "$BM_REV" >"$IMAGES/$BM_NAME.rev"
+  log "bare-metal image built in $(( $(date +%s) - t0 )) s: $IMAGES/$BM_NAME.raw.gz ($((1 + boot_mib + root_mib)) MiB disk)"
+}
+
 case "${1:-}" in
   build-image) build_image "$([[ "${2:-}" == --force ]] && echo 1 || echo 0)" ;;
+  build-bm-image) build_bm_image "$([[ "${2:-}" == --force ]] && echo 1 || echo 0)" ;;
   image-path) echo "$IMAGES/$NAME.qcow2" ;;
-  *) echo "usage: $0 build-image [--force] | image-path" >&2; exit 2 ;;
+  bm-image-path) echo "$IMAGES/$BM_NAME.raw.gz" ;;
+  *) echo "usage: $0 build-image [--force] | build-bm-image [--force] | image-path | bm-image-path" >&2; exit 2 ;;
 esac

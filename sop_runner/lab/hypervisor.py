@@ -372,6 +372,22 @@ def installer_initrd(paths: HypervisorPaths | None = None) -> Path:
     return out
 
 
+def installed_image(paths: HypervisorPaths | None = None) -> Path:
+    """Build (once per golden image) the disk image the lab installer writes; return its path.
+
+    An MBR disk with syslinux and the golden system (``scripts/lab/hypervisor.sh build-bm-image``).
+    """
+    paths = paths or HypervisorPaths.default()
+    script = repo_root() / "scripts" / "lab" / "hypervisor.sh"
+    proc = subprocess.run(["bash", str(script), "build-bm-image"], capture_output=True, text=True, check=False,
+                          env={**os.environ, "SOP_CACHE": str(cache_root())}, timeout=900)
+    out = paths.images / "debian-bm-bookworm.raw.gz"
+    if proc.returncode != 0 or not out.is_file():
+        raise EnvironmentProblemError(f"building the bare-metal image failed:\n{proc.stderr.strip()[-2000:]}",
+                                      hint="scripts/lab/hypervisor.sh build-bm-image --force")
+    return out
+
+
 def lab_domains() -> list[str]:
     """Names of the domains the lab's roles defined (running or not)."""
     proc = _virsh("list", "--all", "--name", check=False)

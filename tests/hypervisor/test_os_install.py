@@ -59,26 +59,31 @@ def server(netbox_api: Any, netbox_env: None, bmc: hypervisor.HypervisorStatus,
                                       "status": "active", "description": f"SOP 23 test {name}"})
     dev.update({"primary_ip4": ip.id})
     paths = hypervisor.HypervisorPaths.default()
-    disk = paths.pool / f"{name}.raw"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "raw", str(disk), "64M"], check=True)
+    disk = paths.pool / f"{name}.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "2G"], check=True)
     _virsh("pool-refresh", hypervisor.POOL)
-    port = _free_port()
+    port, ssh_port = _free_port(), _free_port()
     root = tmp_path_factory.mktemp("answers")
+    # The image the lab installer writes, served beside the answer files like a mirror would be.
+    (root / "images").mkdir()
+    (root / "images" / "debian-12.raw.gz").symlink_to(hypervisor.installed_image(paths))
+    address = ip.address.split("/")[0]
+    # Firmware boot (SeaBIOS): the BMC's boot override picks the virtual CD or the disk. The NIC's
+    # user-mode network holds the server's NetBox address and its gateway; the installer gets an
+    # address there by DHCP; SSH of the installed system is forwarded from loopback only.
     xml = f"""<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>{name}</name><description>{hypervisor.LAB_MARK} bare-metal server {name}</description>
-  <memory unit='MiB'>384</memory><vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{paths.kernel}</kernel>
-    <initrd>{hypervisor.installer_initrd(paths)}</initrd>
-    <cmdline>console=ttyS0 rdinit=/sop-init quiet auto=true priority=critical url=http://10.0.2.100/{name}/preseed.cfg</cmdline></os>
-  <features><acpi/></features><on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot>
+  <memory unit='MiB'>512</memory><vcpu>2</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <features><acpi/></features><on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot>
   <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='{disk}'/><target dev='vda' bus='virtio'/></disk>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{disk}'/><target dev='vda' bus='virtio'/></disk>
     <disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>
-    <serial type='pty'><log file='{disk}.console.log' append='off'/></serial>
+    <serial type='pty'><log file='{disk}.console.log' append='on'/></serial>
   </devices>
   <qemu:commandline>
     <qemu:arg value='-netdev'/>
-    <qemu:arg value='user,id=inst,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:socat - TCP:127.0.0.1:{port}'/>
+    <qemu:arg value='user,id=inst,restrict=on,net=10.0.0.0/8,host=10.30.0.1,dhcpstart=10.30.0.200,guestfwd=tcp:10.0.2.100:80-cmd:socat - TCP:127.0.0.1:{port},hostfwd=tcp:127.0.0.1:{ssh_port}-{address}:22'/>
     <qemu:arg value='-device'/><qemu:arg value='virtio-net-pci,netdev=inst,addr=0x9'/>
   </qemu:commandline>
 </domain>"""
@@ -88,14 +93,30 @@ def server(netbox_api: Any, netbox_env: None, bmc: hypervisor.HypervisorStatus,
     uuid = _virsh("domuuid", name).stdout.strip()
     key = paths.ssh_key.with_suffix(".pub").read_text().strip()
     yield {"name": name, "disk": disk, "port": port, "root": root, "uuid": uuid, "ip": ip.address,
+           "address": address, "ssh_port": ssh_port, "key": paths.ssh_key,
            "vars": {"os_install_device": name, "os_install_os": "debian", "os_install_os_version": "12",
                     "os_install_ssh_public_key": key, "os_install_http_root": str(root),
                     "os_install_http_port": port, "os_install_bmc_address": bmc.bmc_url.removeprefix("https://"),
-                    "os_install_bmc_system_id": uuid, "os_install_timeout": 120}}
+                    "os_install_bmc_system_id": uuid, "os_install_timeout": 240,
+                    "os_install_installer_kernel": str(paths.kernel),
+                    "os_install_installer_initrd": str(hypervisor.installer_initrd(paths)),
+                    "os_install_installer_append": (
+                        "console=ttyS0 rdinit=/sop-init quiet sop.image=http://10.0.2.100/images/debian-12.raw.gz"),
+                    "os_install_ssh_host": "127.0.0.1", "os_install_ssh_port": ssh_port}}
     _virsh("destroy", name)
     _virsh("undefine", name)
-    for f in paths.pool.glob(f"{name}.raw*"):
+    # sushy-tools keeps the inserted ISO in the pool under the domain's uuid.
+    for f in [*paths.pool.glob(f"{name}.qcow2*"), *paths.pool.glob(f"*{uuid}*")]:
         f.unlink()
+
+
+def _ssh(server: dict[str, Any], command: str) -> str:
+    proc = subprocess.run(["ssh", "-i", str(server["key"]), "-p", str(server["ssh_port"]), "-o", "BatchMode=yes",
+                           "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                           "-o", "ConnectTimeout=20", "root@127.0.0.1", command],
+                          capture_output=True, text=True, timeout=90, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 def test_plan_renders_and_validates_every_answer_file_kind(server: dict[str, Any]) -> None:
@@ -123,7 +144,7 @@ def test_bmc_that_does_not_answer_ends_the_step_within_its_timeout(server: dict[
     elapsed = time.monotonic() - t0
     assert res.rc != 0
     msg = " ".join(res.failures)
-    assert f"the BMC at {dead} did not do Set the one-time boot to Cd" in msg, msg
+    assert f"the BMC at {dead} did not do Insert the installer as virtual media" in msg, msg
     assert elapsed < 90, f"took {elapsed:.0f} s"
 
 
@@ -140,6 +161,24 @@ def test_installer_that_never_calls_back_ends_the_step_within_its_timeout(server
     assert elapsed < 90, f"took {elapsed:.0f} s"
 
 
+def test_installer_that_fails_ends_the_step_at_once_with_its_reason(server: dict[str, Any], netbox_api: Any) -> None:
+    # The image the installer should write is not on the server: it reports status=failed with the
+    # reason, and the step ends on that call-back instead of waiting out its timeout.
+    lab = server["vars"]
+    broken = lab["os_install_installer_append"].replace("debian-12.raw.gz", "missing.raw.gz")
+    t0 = time.monotonic()
+    res = run_playbook("sop23_os_install.yml", {**lab, "os_install_installer_append": broken})
+    elapsed = time.monotonic() - t0
+    _virsh("destroy", server["name"])
+    assert res.rc != 0
+    msg = " ".join(res.failures)
+    assert f"the installer of {server['name']} failed" in msg and "status=failed" in msg, msg
+    assert "could not write http://10.0.2.100/images/missing.raw.gz" in msg, msg
+    assert elapsed < lab["os_install_timeout"], f"took {elapsed:.0f} s"
+    assert netbox_api.dcim.devices.get(name=server["name"]).status.value == "planned", (
+        "a failed install must not mark the server active")
+
+
 def test_sop23_through_sop_installs_over_redfish(server: dict[str, Any], netbox_api: Any, tmp_path: Path,
                                                   make_runner_config: Callable[..., Path],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,6 +190,12 @@ def test_sop23_through_sop_installs_over_redfish(server: dict[str, Any], netbox_
     monkeypatch.setenv("SOP_OS_INSTALL_PORT", str(lab["os_install_http_port"]))
     monkeypatch.setenv("SOP_OS_INSTALL_ROOT", lab["os_install_http_root"])
     monkeypatch.setenv("SOP_OS_INSTALL_SSH_KEY", lab["os_install_ssh_public_key"])
+    monkeypatch.setenv("SOP_OS_INSTALL_KERNEL", lab["os_install_installer_kernel"])
+    monkeypatch.setenv("SOP_OS_INSTALL_INITRD", lab["os_install_installer_initrd"])
+    monkeypatch.setenv("SOP_OS_INSTALL_APPEND", lab["os_install_installer_append"])
+    # In the lab the server's SSH is reached through its loopback forward, not its NetBox address.
+    monkeypatch.setenv("SOP_OS_INSTALL_SSH_HOST", "127.0.0.1")
+    monkeypatch.setenv("SOP_OS_INSTALL_SSH_PORT", str(server["ssh_port"]))
     svc = RunService(load_config(str(make_runner_config(tmp_path, f"sqlite:///{tmp_path / 'sop.db'}",
                                                         repo_root() / "sops"))))
     run_id = svc.request("wonosobo-23", "hendra.kabid", {
@@ -171,8 +216,14 @@ def test_sop23_through_sop_installs_over_redfish(server: dict[str, Any], netbox_
     digest = hashlib.sha256(answer.read_bytes()).hexdigest()
     # The installer fetched exactly the answer file the Kabid approved.
     assert plan.stats["sop_plan"]["answer_sha256"] == digest
-    head = server["disk"].read_bytes()[:200].decode(errors="replace")
-    assert head.startswith(f"SOP-INSTALLED {digest} http://10.0.2.100/{server['name']}/preseed.cfg"), head
+    # The server booted the installed system from its disk: SSH answers with the root key the
+    # answer file put there, and the system has the identity NetBox gave it.
+    seen = _ssh(server, "hostname; ip -4 -o addr show scope global; cat /var/log/sop-installer.log; findmnt -no SOURCE /")
+    lines = seen.splitlines()
+    assert lines[0] == server["name"], seen
+    assert f"inet {server['ip']}" in lines[1], seen
+    assert lines[2].startswith(f"SOP-INSTALLED {digest} http://10.0.2.100/{server['name']}/preseed.cfg"), seen
+    assert lines[3] == "/dev/vda2", seen
     callbacks = (Path(server["root"]) / f"{server['name']}.callback").read_text()
     assert f"device={server['name']}&status=done" in callbacks
     dev = netbox_api.dcim.devices.get(name=server["name"])
