@@ -75,15 +75,6 @@ def _signers(
     return rows
 
 
-_RESULT_LABELS = {
-    "address": "Alamat IP",
-    "pool": "Blok alamat (pool)",
-    "free_before": "Sisa alamat sebelum",
-    "free_after": "Sisa alamat sesudah",
-    "interface": "Antarmuka",
-    "server": "Server",
-    "tenant": "SKPD",
-}
 
 
 def fingerprint(armored: str) -> str:
@@ -118,7 +109,7 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
             "hash": approved_hash,
             "diff": _approved_diff(events, chosen, approved_hash) or plan.diff,
             "summary": plan.summary,
-            "result": {_RESULT_LABELS.get(str(k), str(k)): v for k, v in sop_plan.items()},
+            "result": dict(sop_plan),
         }
     # What the apply itself reported (set_stats ``sop_result``: e.g. the versions before and
     # after an upgrade, the actions taken), as opposed to the plan's check-mode prediction.

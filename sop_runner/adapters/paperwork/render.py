@@ -50,14 +50,81 @@ def hari(value: Any) -> str:
     return _HARI[dt.weekday()]
 
 
-def cell(value: Any) -> str:
-    """A value fit for a Markdown table cell: pipes escaped, one line, booleans in Indonesian."""
+def _flat(value: Any) -> str:
     if isinstance(value, bool):
         return "ya" if value else "tidak"
     if value is None or value == "":
         return "-"
-    text = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    if isinstance(value, dict):
+        return "; ".join(f"{label(k)}: {_flat(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return ", ".join(_flat(v) for v in value)
+    return str(value)
+
+
+def cell(value: Any) -> str:
+    """A value fit for a Markdown table cell: one line, pipes escaped, booleans in Indonesian."""
+    return _flat(value).replace("|", "\\|").replace("\n", " ")
+
+
+# Result keys the roles publish (set_stats ``sop_plan``/``sop_result``), named for the reader.
+LABELS = {
+    "address": "Alamat IP",
+    "pool": "Blok alamat (pool)",
+    "free_before": "Sisa alamat sebelum",
+    "free_after": "Sisa alamat sesudah",
+    "interface": "Antarmuka",
+    "server": "Server",
+    "tenant": "SKPD",
+    "host_capacity": "Kapasitas host",
+    "host": "Host",
+    "limit": "Batas",
+    "before": "Sebelum",
+    "after": "Sesudah",
+    "vcpus": "vCPU",
+    "memory_mb": "Memori (MB)",
+    "disk_gb": "Disk (GB)",
+    "answer_file": "Berkas jawaban instalasi",
+    "answer_sha256": "Sidik berkas jawaban (SHA-256)",
+    "device": "Perangkat",
+    "serial": "Nomor seri",
+    "gateway": "Gateway",
+    "prefix": "Prefiks",
+    "database": "Basis data",
+    "databases": "Basis data",
+    "engine": "Mesin basis data",
+    "from_version": "Versi awal",
+    "to_version": "Versi tujuan",
+    "versions": "Versi",
+    "package": "Paket",
+    "action": "Tindakan",
+    "actions": "Tindakan",
+    "status_after": "Status sesudah",
+    "items": "Rincian",
+    "name": "Nama",
+    "position": "Posisi (U)",
+    "rack": "Rak",
+}
+
+
+def label(key: Any) -> str:
+    """The Indonesian name of a result key, or the key itself."""
+    return LABELS.get(str(key), str(key))
+
+
+def uraian(value: Any, name: Any, depth: int = 0) -> str:
+    """A result as Markdown bullets: a scalar on one line, mappings and lists of them nested.
+
+    Without this a nested result (a host's capacity, a list of handover rows) printed as a
+    Python dict in the Berita Acara.
+    """
+    pad = "    " * depth  # Python-Markdown nests a list at four spaces
+    head = f"{pad}- {label(name)}"
+    if isinstance(value, dict) and value:
+        return "\n".join([f"{head}:", *(uraian(v, k, depth + 1) for k, v in value.items())])
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        return "\n".join([f"{head}:", *(uraian(v, i, depth + 1) for i, v in enumerate(value, 1))])
+    return f"{head}: **{cell(value)}**"
 
 
 def _env() -> Environment:
@@ -72,6 +139,8 @@ def _env() -> Environment:
     env.filters["tanggal"] = tanggal
     env.filters["hari"] = hari
     env.filters["cell"] = cell
+    env.filters["uraian"] = uraian
+    env.filters["label"] = label
     return env
 
 
