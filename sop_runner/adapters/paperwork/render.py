@@ -104,6 +104,20 @@ LABELS = {
     "name": "Nama",
     "position": "Posisi (U)",
     "rack": "Rak",
+    "device_type": "Tipe perangkat",
+    "face": "Sisi pemasangan",
+    "site": "Lokasi (site)",
+    "status": "Status",
+    "state": "Keadaan",
+    "checks": "Pemeriksaan",
+    "journal": "Catatan jurnal",
+    "u_height": "Tinggi (U)",
+    "rack_units": "Jumlah U",
+    "power_budget_w": "Anggaran daya (W)",
+    "power_feed": "Feed daya",
+    "feed_voltage": "Tegangan feed (V)",
+    "feed_amperage": "Arus feed (A)",
+    "feed_max_utilization": "Utilisasi maksimum feed (%)",
 }
 
 
