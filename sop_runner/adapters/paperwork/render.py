@@ -104,6 +104,7 @@ LABELS = {
     "name": "Nama",
     "position": "Posisi (U)",
     "rack": "Rak",
+    "inside": "Alamat dalam (NAT)",
     "device_type": "Tipe perangkat",
     "face": "Sisi pemasangan",
     "site": "Lokasi (site)",
