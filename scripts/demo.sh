@@ -20,8 +20,10 @@ printf 'pid %s: scripts/demo.sh\n' "$$" >"$lock"
 sop lab reset   # the demo starts from the seed data so the allocation is visible
 # Step 5 also routes the address on the edge router and NATs it on the DMZ gateway: the router
 # lab (FRR in network namespaces, rebuilt at its baseline) and its network intent in NetBox.
-bash scripts/lab/routers.sh down
-bash scripts/lab/routers.sh up
+# 9>&-: the FRR daemons outlive this script; given the lock's descriptor they would hold the
+# lab's session lock forever and every later test session would wait for it.
+bash scripts/lab/routers.sh down 9>&-
+bash scripts/lab/routers.sh up 9>&-
 python -m sop_runner.lab.seed_network >/dev/null
 sop personas init .lab >/dev/null
 export SOP_CONFIG="$SOP_ROOT/.lab/sop.yml"

@@ -124,6 +124,7 @@ UNIT
   mv -f "$work/$NAME.vmlinuz" "$work/$NAME.initrd" "$IMAGES/"
   mv -f "$work/$NAME.qcow2" "$IMAGES/$NAME.qcow2"
   echo "$REV" >"$IMAGES/$NAME.rev"
+  rm -rf "$work"; trap - EXIT
   log "golden image built in $(( $(date +%s) - t0 )) s: $IMAGES/$NAME.qcow2"
 }
 
@@ -180,6 +181,7 @@ build_bm_image() {
   gzip -1 -c "$work/disk.raw" >"$work/$BM_NAME.raw.gz"
   mv -f "$work/$BM_NAME.raw.gz" "$IMAGES/$BM_NAME.raw.gz"
   echo "$BM_REV" >"$IMAGES/$BM_NAME.rev"
+  rm -rf "$work"; trap - EXIT
   log "bare-metal image built in $(( $(date +%s) - t0 )) s: $IMAGES/$BM_NAME.raw.gz ($((1 + boot_mib + root_mib)) MiB disk)"
 }
 

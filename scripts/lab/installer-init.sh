@@ -5,9 +5,9 @@
 # it streams a bootable disk image onto the answer file's disk (partman-auto/disk), then
 # configures the copy from the answer file (hostname, static address, DNS, SSH host key) and
 # runs the answer file's late_command with `in-target` = chroot into the new system, which
-# writes the root key and calls back. Without `sop.image` (or for kickstart/autoinstall) it
-# only writes a marker with the answer file's digest to the disk and calls back. It powers
-# off at the end, as `debian-installer/exit/poweroff` asks.
+# writes the root key and calls back. It powers off at the end, as
+# `debian-installer/exit/poweroff` asks. Kickstart and autoinstall need their own installers
+# (Anaconda, Subiquity): this one refuses them with a failed call-back.
 B=/bin/busybox-sop
 $B mkdir -p /proc /sys /dev /tmp /target /sbin-sop
 $B mount -t proc proc /proc; $B mount -t sysfs sys /sys; $B mount -t devtmpfs dev /dev
@@ -48,48 +48,40 @@ sum=$(sha256sum /tmp/answer | cut -d' ' -f1)
 pre() { sed -n "s|^d-i $1 [a-z]* *||p" /tmp/answer | head -1; }
 disk=$(pre partman-auto/disk); disk=${disk:-/dev/vda}
 
-if [ -n "$image" ] && head -1 /tmp/answer | grep -q '^#_preseed_V1'; then
-  say "writing $image to $disk"
-  set -o pipefail
-  wget -q -O - "$image" | gunzip -c | dd of="$disk" bs=1M conv=fsync 2>/dev/null || fail "could not write $image"
-  set +o pipefail
-  blockdev --rereadpt "$disk"
-  n=0; until [ -e "${disk}2" ]; do n=$((n+1)); [ $n -ge 50 ] && fail "no ${disk}2 after writing"; sleep 0.2; done
-  mount -t ext4 "${disk}2" /target || fail "cannot mount ${disk}2"
-  host=$(pre netcfg/get_hostname); domain=$(pre netcfg/get_domain); addr=$(pre netcfg/get_ipaddress)
-  gw=$(pre netcfg/get_gateway); dns=$(pre netcfg/get_nameservers)
-  eval "$(ipcalc -p "$addr" "$(pre netcfg/get_netmask)")"
-  say "configuring $host ($addr/$PREFIX via $gw)"
-  echo "$host" >/target/etc/hostname
-  printf '127.0.0.1 localhost\n127.0.1.1 %s.%s %s\n' "$host" "$domain" "$host" >/target/etc/hosts
-  printf '%s / ext4 defaults,noatime 0 1\n' "${disk}2" >/target/etc/fstab
-  mkdir -p /target/etc/systemd/network
-  # By MAC: the installed kernel names the NIC by its slot (ens9), the installer's calls it eth0.
-  { echo "[Match]"; echo "MACAddress=$(cat /sys/class/net/eth0/address)"; echo "[Network]"; echo "Address=$addr/$PREFIX"; echo "Gateway=$gw"
-    for d in $dns; do echo "DNS=$d"; done; echo "Domains=$domain"; } >/target/etc/systemd/network/10-eth0.network
-  # The image's first-boot unit takes a VPS identity from the kernel command line; an
-  # installed server has its identity on disk now.
-  rm -f /target/etc/systemd/system/sysinit.target.wants/sop-firstboot.service
-  mount -o bind /dev /target/dev; mount -t proc proc /target/proc
-  chroot /target ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key </dev/null \
-    || fail "ssh-keygen in the new system"
-  printf 'SOP-INSTALLED %s %s %s\n' "$sum" "$url" "$image" >/target/var/log/sop-installer.log
-  cp /tmp/answer /target/var/log/sop-installer.answer
-  late=$(sed -n 's|^d-i preseed/late_command string ||p' /tmp/answer)
-  say "late_command"
-  # d-i's in-target runs a command inside the installed system.
-  in_target() { chroot /target "$@"; }
-  eval "$(echo "$late" | sed 's/in-target /in_target /g')" || fail "late_command"
-  sync; umount /target/proc /target/dev /target
-else
-  printf 'SOP-INSTALLED %s %s\n' "$sum" "$url" | dd of="$disk" bs=512 conv=sync,fsync 2>/dev/null
-  dd if=/tmp/answer of="$disk" bs=512 seek=8 conv=fsync 2>/dev/null
-  cb=$(grep -o 'wget -q -O /dev/null --post-data "[^"]*" [^ ]*' /tmp/answer | head -1)
-  [ -z "$cb" ] && cb=$(grep -o 'curl -s -X POST -d "[^"]*" [^ ]*' /tmp/answer \
-    | sed 's/curl -s -X POST -d/wget -q -O \/dev\/null --post-data/' | head -1)
-  say "installed, calling back"
-  eval "$cb"
-fi
+head -1 /tmp/answer | grep -q '^#_preseed_V1' || fail "the lab installer installs from a preseed only"
+[ -n "$image" ] || fail "no sop.image= on the kernel command line"
+say "writing $image to $disk"
+set -o pipefail
+wget -q -O - "$image" | gunzip -c | dd of="$disk" bs=1M conv=fsync 2>/dev/null || fail "could not write $image"
+set +o pipefail
+blockdev --rereadpt "$disk"
+n=0; until [ -e "${disk}2" ]; do n=$((n+1)); [ $n -ge 50 ] && fail "no ${disk}2 after writing"; sleep 0.2; done
+mount -t ext4 "${disk}2" /target || fail "cannot mount ${disk}2"
+host=$(pre netcfg/get_hostname); domain=$(pre netcfg/get_domain); addr=$(pre netcfg/get_ipaddress)
+gw=$(pre netcfg/get_gateway); dns=$(pre netcfg/get_nameservers)
+eval "$(ipcalc -p "$addr" "$(pre netcfg/get_netmask)")"
+say "configuring $host ($addr/$PREFIX via $gw)"
+echo "$host" >/target/etc/hostname
+printf '127.0.0.1 localhost\n127.0.1.1 %s.%s %s\n' "$host" "$domain" "$host" >/target/etc/hosts
+printf '%s / ext4 defaults,noatime 0 1\n' "${disk}2" >/target/etc/fstab
+mkdir -p /target/etc/systemd/network
+# By MAC: the installed kernel names the NIC by its slot (ens9), the installer's calls it eth0.
+{ echo "[Match]"; echo "MACAddress=$(cat /sys/class/net/eth0/address)"; echo "[Network]"; echo "Address=$addr/$PREFIX"; echo "Gateway=$gw"
+  for d in $dns; do echo "DNS=$d"; done; echo "Domains=$domain"; } >/target/etc/systemd/network/10-eth0.network
+# The image's first-boot unit takes a VPS identity from the kernel command line; an
+# installed server has its identity on disk now.
+rm -f /target/etc/systemd/system/sysinit.target.wants/sop-firstboot.service
+mount -o bind /dev /target/dev; mount -t proc proc /target/proc
+chroot /target ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key </dev/null \
+  || fail "ssh-keygen in the new system"
+printf 'SOP-INSTALLED %s %s %s\n' "$sum" "$url" "$image" >/target/var/log/sop-installer.log
+cp /tmp/answer /target/var/log/sop-installer.answer
+late=$(sed -n 's|^d-i preseed/late_command string ||p' /tmp/answer)
+say "late_command"
+# d-i's in-target runs a command inside the installed system.
+in_target() { chroot /target "$@"; }
+eval "$(echo "$late" | sed 's/in-target /in_target /g')" || fail "late_command"
+sync; umount /target/proc /target/dev /target
 sync
 say "done, powering off"
 poweroff -f

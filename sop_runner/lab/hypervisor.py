@@ -89,6 +89,11 @@ class HypervisorPaths:
     def initrd(self) -> Path:
         return self.images / f"{IMAGE_NAME}.initrd"
 
+    @property
+    def installed_image(self) -> Path:
+        """What the lab installer writes to a bare-metal server's disk (gzip of a raw disk)."""
+        return self.images / "debian-bm-bookworm.raw.gz"
+
 
 @dataclass
 class HypervisorStatus:
@@ -251,14 +256,20 @@ def _ensure_pool(paths: HypervisorPaths, st: HypervisorStatus) -> None:
     st.pool = str(paths.pool)
 
 
-def _ensure_image(paths: HypervisorPaths, st: HypervisorStatus) -> None:
+def _image_script(command: str, what: str) -> subprocess.CompletedProcess[str]:
+    """Run ``scripts/lab/hypervisor.sh <command>`` (cached builds); fail with its stderr."""
     script = repo_root() / "scripts" / "lab" / "hypervisor.sh"
-    t0 = time.monotonic()
-    proc = subprocess.run(["bash", str(script), "build-image"], capture_output=True, text=True, check=False,
+    proc = subprocess.run(["bash", str(script), command], capture_output=True, text=True, check=False,
                           env={**os.environ, "SOP_CACHE": str(cache_root())}, timeout=900)
     if proc.returncode != 0:
-        raise EnvironmentProblemError(f"building the golden image failed:\n{proc.stderr.strip()[-2000:]}",
-                                      hint="check network access to the Debian mirror; rerun with --force")
+        raise EnvironmentProblemError(f"building the {what} failed:\n{proc.stderr.strip()[-2000:]}",
+                                      hint=f"check network access to the Debian mirror; rerun {command} --force")
+    return proc
+
+
+def _ensure_image(paths: HypervisorPaths, st: HypervisorStatus) -> None:
+    t0 = time.monotonic()
+    proc = _image_script("build-image", "golden image")
     if "built in" in proc.stderr:
         st.started.append("golden image built")
         st.timings["image"] = round(time.monotonic() - t0, 1)
@@ -378,14 +389,11 @@ def installed_image(paths: HypervisorPaths | None = None) -> Path:
     An MBR disk with syslinux and the golden system (``scripts/lab/hypervisor.sh build-bm-image``).
     """
     paths = paths or HypervisorPaths.default()
-    script = repo_root() / "scripts" / "lab" / "hypervisor.sh"
-    proc = subprocess.run(["bash", str(script), "build-bm-image"], capture_output=True, text=True, check=False,
-                          env={**os.environ, "SOP_CACHE": str(cache_root())}, timeout=900)
-    out = paths.images / "debian-bm-bookworm.raw.gz"
-    if proc.returncode != 0 or not out.is_file():
-        raise EnvironmentProblemError(f"building the bare-metal image failed:\n{proc.stderr.strip()[-2000:]}",
+    _image_script("build-bm-image", "bare-metal image")
+    if not paths.installed_image.is_file():
+        raise EnvironmentProblemError(f"{paths.installed_image} missing after the build",
                                       hint="scripts/lab/hypervisor.sh build-bm-image --force")
-    return out
+    return paths.installed_image
 
 
 def lab_domains() -> list[str]:

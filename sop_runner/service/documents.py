@@ -75,8 +75,6 @@ def _signers(
     return rows
 
 
-
-
 def fingerprint(armored: str) -> str:
     """A short, stable fingerprint of a signature for printing."""
     return "SHA256:" + sha256_hex(armored)[:24] if armored else "-"
