@@ -49,6 +49,10 @@ class RunnerConfig:
     secret_env: list[str] = field(default_factory=lambda: ["NETBOX_TOKEN"])
     inventory: str | None = None
     source: str = "(defaults)"
+    # Outside the database on purpose: a database writer cannot rewrite the signed checkpoints
+    # or sign as the runner. Point both at another path (or disk) in production.
+    audit_dir: Path = Path("var/audit")
+    runner_key: Path = Path("var/keys/runner_ed25519")
 
     def user(self, username: str) -> User:
         """The configured user, or NotFoundError naming who exists."""
@@ -137,6 +141,10 @@ def load_config(path: str | None = None) -> RunnerConfig:
         secret_env=list(data.get("secret_env", ["NETBOX_TOKEN"])),
         inventory=str(data["inventory"]) if data.get("inventory") else None,
         source=source,
+        audit_dir=(base / str(data["audit_dir"])).resolve() if data.get("audit_dir") else home / "audit",
+        runner_key=(base / str(data["runner_key"])).resolve()
+        if data.get("runner_key")
+        else home / "keys" / "runner_ed25519",
     )
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     return cfg

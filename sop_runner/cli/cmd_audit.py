@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from sop_runner.cli.common import add_identity, emit, service
+from sop_runner.cli.common import add_identity, emit, service, who
 from sop_runner.cli.exitcodes import ExitCode
 from sop_runner.service import audit
 
@@ -24,6 +24,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return int(ExitCode.OK if not problems else ExitCode.AUDIT_BROKEN)
 
 
+def cmd_resolve(args: argparse.Namespace) -> int:
+    svc = service(args, quiet=True)
+    state = svc.resolve(args.run_id, who(args), args.decision, args.reason)
+    emit(args, {"run_id": state.run_id, "status": str(state.status)},
+         f"run {state.run_id}: {args.decision} recorded (signed by {who(args)}); status {state.status}")
+    return int(ExitCode.OK)
+
+
+def cmd_scrub(args: argparse.Namespace) -> int:
+    svc = service(args, quiet=True)
+    changed = audit.scrub(svc.cfg)
+    emit(args, {"files_changed": changed}, f"scrubbed secrets from {changed} file(s)")
+    return int(ExitCode.OK)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     svc = service(args, quiet=True)
     with open(args.output, "w", encoding="utf-8") as fh:  # noqa: PTH123 - plain file handle is clearest
@@ -37,6 +52,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                         "kind": row.kind,
                         "actor": row.actor,
                         "data": row.data,
+                        "run_seq": row.run_seq,
+                        "content_hash": row.content_hash,
+                        "signature": row.signature,
                         "prev_hash": row.prev_hash,
                         "hash": row.hash,
                     },
@@ -57,6 +75,17 @@ def register(sub: Any) -> None:
     add_identity(v)
     v.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
     v.set_defaults(func=cmd_verify)
+    r = asub.add_parser("resolve", help="an administrator's signed decision on a frozen run")
+    add_identity(r)
+    r.add_argument("run_id")
+    r.add_argument("--decision", required=True, choices=["continue", "cancel"])
+    r.add_argument("--reason", "-m", required=True)
+    r.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    r.set_defaults(func=cmd_resolve)
+    sc = asub.add_parser("scrub", help="remove every configured secret value from the runs' stored files")
+    add_identity(sc)
+    sc.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    sc.set_defaults(func=cmd_scrub)
     e = asub.add_parser("export", help="write the log as JSON lines (verifiable offline)")
     add_identity(e)
     e.add_argument("output")

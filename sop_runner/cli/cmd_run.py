@@ -26,7 +26,7 @@ def _sig(args: argparse.Namespace) -> Signature:
 
 def cmd_request(args: argparse.Namespace) -> int:
     svc = service(args)
-    state = svc.request(args.sop_id, who(args), parse_params(args.param))
+    state = svc.request(args.sop_id, who(args), parse_params(args.param), sig=_sig(args))
     return _show(args, svc, state.run_id)
 
 
@@ -49,7 +49,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     svc = service(args)
-    svc.plan(args.run_id, who(args))
+    svc.plan(args.run_id, who(args), sig=_sig(args))
     return _show(args, svc, args.run_id, with_plan=True)
 
 
@@ -61,7 +61,14 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 def _approval(args: argparse.Namespace, approve: bool) -> int:
     svc = service(args)
-    svc.approve(args.run_id, who(args), approve, args.comment, step=args.step, sig=_sig(args))
+    if args.print_statement:
+        action = "approve" if approve else "reject"
+        text = svc.gate_statement(args.run_id, who(args), action, args.comment, plan_hash=args.plan_hash)
+        print(text.decode("utf-8"), end="")
+        return int(ExitCode.OK)
+    svc.approve(
+        args.run_id, who(args), approve, args.comment, step=args.step, sig=_sig(args), plan_hash=args.plan_hash
+    )
     return _show(args, svc, args.run_id)
 
 
@@ -75,25 +82,28 @@ def cmd_reject(args: argparse.Namespace) -> int:
 
 def cmd_done(args: argparse.Namespace) -> int:
     svc = service(args)
-    svc.complete(args.run_id, who(args), step=args.step, note=args.note, evidence=[Path(e) for e in args.evidence])
+    svc.complete(
+        args.run_id, who(args), step=args.step, note=args.note, evidence=[Path(e) for e in args.evidence],
+        sig=_sig(args),
+    )
     return _show(args, svc, args.run_id)
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
     svc = service(args)
-    svc.apply(args.run_id, who(args), urgent_reason=args.urgent or "")
+    svc.apply(args.run_id, who(args), urgent_reason=args.urgent or "", sig=_sig(args))
     return _show(args, svc, args.run_id)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     svc = service(args)
-    svc.resume(args.run_id, who(args))
+    svc.resume(args.run_id, who(args), sig=_sig(args))
     return _show(args, svc, args.run_id)
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     svc = service(args)
-    svc.cancel(args.run_id, who(args), args.reason)
+    svc.cancel(args.run_id, who(args), args.reason, sig=_sig(args))
     return _show(args, svc, args.run_id)
 
 
@@ -113,6 +123,8 @@ def _run_parser(sub: Any, name: str, helptext: str, func: Any) -> argparse.Argum
     p: argparse.ArgumentParser = sub.add_parser(name, help=helptext, description=helptext)
     add_identity(p)
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    # Every action is signed by the person who acts: their key proves who they are.
+    p.add_argument("--key", default="", help="your SSH private key, or its .pub with ssh-agent (default: configured)")
     p.set_defaults(func=func)
     return p
 
@@ -144,14 +156,16 @@ def register(sub: Any) -> None:
         p.add_argument("run_id")
         p.add_argument("--step", type=int, default=None, help="the step you mean (refused if not current)")
         p.add_argument("--comment", "-m", default="")
-        p.add_argument("--key", default="", help="your SSH private key (default: the configured one)")
+        p.add_argument("--plan", dest="plan_hash", default=None, metavar="HASH",
+                       help="the hash of the plan you reviewed (`sop show RUN --plan`); required to approve a plan")
         p.add_argument("--signature", default=None, help="a signature file made elsewhere (ssh-keygen -Y sign)")
+        p.add_argument("--print-statement", action="store_true",
+                       help="print the exact statement to sign offline, then exit")
     p = _run_parser(sub, "decide", "answer the current decision step ya/tidak (signed)", cmd_decide)
     p.add_argument("run_id")
     p.add_argument("answer", choices=["ya", "tidak", "y", "t"])
     p.add_argument("--reason", "-m", required=True)
     p.add_argument("--step", type=int, default=None)
-    p.add_argument("--key", default="")
     p.add_argument("--signature", default=None)
     p = _run_parser(sub, "done", "confirm a manual, notify or document step", cmd_done)
     p.add_argument("run_id")

@@ -52,3 +52,72 @@ def check_may_act(sop: SopDefinition, run: RunState, step: Step, user: User) -> 
                         hint=f"another official holding role {role!r} must sign step {step.number}",
                     )
     return role
+
+
+# -- one rule per verb: who may request, plan, apply, resume, cancel, resolve -----------------
+STAFF_ROLES = frozenset({"operator_dc", "staf_teknis", "staf", "kasi", "kabid", "kadis"})
+"""Kominfo staff: they make plans (check mode only; a plan changes nothing)."""
+CANCEL_ROLES = frozenset({"kasi", "kabid", "kadis"})
+"""Officials who may cancel any run (besides its requester)."""
+ADMIN_ROLE = "admin"
+"""Decides on a run whose record does not verify (the only way out of a frozen run)."""
+
+
+def check_may_request(sop: SopDefinition, user: User, skpd: str | None) -> None:
+    """SKPD requesters request; an internal SOP is started by the role of its first row."""
+    first_role = sop.starter_role
+    if not user.has("requester") and (first_role == "requester" or not user.has(first_role)):
+        raise ForbiddenError(
+            f"{user.username} does not hold role 'requester'"
+            + ("" if first_role == "requester" else f" nor {first_role!r}, which starts {sop.id}"),
+            hint="only SKPD requesters (role 'requester') may submit requests"
+            + ("" if first_role == "requester" else f"; internal SOPs are started by role {first_role!r}"),
+        )
+    if skpd is not None and user.tenant and skpd != user.tenant:
+        raise ForbiddenError(
+            f"{user.username} belongs to SKPD {user.tenant!r} and cannot request for {skpd!r}",
+            hint=f"use --param skpd={user.tenant}",
+        )
+
+
+def check_may_plan(user: User) -> None:
+    """Plans are made by Kominfo staff (never by a requester acting alone)."""
+    if not user.roles & STAFF_ROLES:
+        raise ForbiddenError(f"{user.username} may not make plans", hint="plans are made by Kominfo staff")
+
+
+def check_may_resume(sop: SopDefinition, run: RunState, step: Step, user: User) -> str:
+    """Resuming continues the step's own work: only someone who may act on that step."""
+    return check_may_act(sop, run, step, user)
+
+
+def check_may_cancel(run: RunState, user: User) -> None:
+    """The requester may withdraw; a Kasi, Kabid or Kadis may stop any run."""
+    if user.username != run.requester and not user.roles & CANCEL_ROLES:
+        raise ForbiddenError(
+            f"{user.username} may not cancel run {run.run_id}", hint="the requester or a Kasi/Kabid/Kadis may cancel"
+        )
+
+
+def check_may_resolve(user: User) -> None:
+    """Only an administrator decides on a frozen run."""
+    if not user.has(ADMIN_ROLE):
+        raise ForbiddenError(
+            f"{user.username} is not an administrator (role {ADMIN_ROLE!r})",
+            hint="a frozen run is released or cancelled only by an administrator's signed decision",
+        )
+
+
+def check_gate_valid(sop: SopDefinition, run: RunState, step: Step, signer: User) -> None:
+    """Re-check, before an apply, that the approval it relies on was signed by someone allowed.
+
+    The apply does not trust that the approval was checked when it was recorded: the record
+    may have been written by someone else (a database writer), so the rule is applied again.
+    """
+    if signer.username == run.requester:
+        raise ForbiddenError(f"the approval of step {step.number} was signed by the requester {signer.username}")
+    role = sop.actor(step.actor).role
+    if not signer.has(role):
+        raise ForbiddenError(
+            f"the approval of step {step.number} was signed by {signer.username}, who does not hold role {role!r}"
+        )

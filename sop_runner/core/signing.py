@@ -1,41 +1,10 @@
-"""What an approver signs.
+"""The signature namespace: a signature made for sop-runner verifies nowhere else, and no other.
 
-The payload names the run, the SOP, the step, the action and the plan hash, so a signature
-cannot be replayed into another run, another step or onto another plan. It is plain text so an
-official can read exactly what they sign (``ssh-keygen -Y sign`` signs the bytes as given).
+What is signed is ``core.audit.statement``: plain text naming the run, the event's place in
+it, the kind, the actor, the previous event it follows and the content hash (plus, for a
+decision or approval, the SOP, step, action, plan hash and comment hash an official reads).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sop_runner.core.canonical import sha256_hex
-
 NAMESPACE = "sop-runner"
-
-
-@dataclass(frozen=True, slots=True)
-class SignedAction:
-    """The fields a signature covers."""
-
-    run_id: str
-    sop_id: str
-    step: int
-    action: str  # approve | reject | ya | tidak
-    plan_hash: str  # "-" when the gate is not bound to a plan
-    user: str
-    comment: str
-
-    def payload(self) -> bytes:
-        """The exact bytes signed and verified."""
-        lines = [
-            "sop-runner signed action v1",
-            f"run: {self.run_id}",
-            f"sop: {self.sop_id}",
-            f"step: {self.step}",
-            f"action: {self.action}",
-            f"plan: {self.plan_hash or '-'}",
-            f"user: {self.user}",
-            f"comment-sha256: {sha256_hex(self.comment)}",
-        ]
-        return ("\n".join(lines) + "\n").encode("utf-8")

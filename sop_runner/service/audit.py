@@ -1,45 +1,29 @@
-"""Verify the whole audit log: the hash chain and every signature in it."""
+"""Verify the whole audit log: the global chain, every run's signed events, every checkpoint."""
 
 from __future__ import annotations
 
-from sop_runner.adapters.signing import sshsig
+from collections import defaultdict
+
+from sop_runner.adapters.execution.redact import scrub_tree
 from sop_runner.adapters.storage.store import EventStore
 from sop_runner.config import RunnerConfig
 from sop_runner.core.audit import AuditRecord, ChainProblem, verify_chain
-from sop_runner.core.signing import SignedAction
+from sop_runner.service.ledger import Ledger
 
 
 def verify(cfg: RunnerConfig, store: EventStore) -> tuple[int, list[ChainProblem]]:
-    """Return (rows checked, problems)."""
-    signers = cfg.home / "allowed_signers"
-    signers.write_text(sshsig.allowed_signers(cfg.users.values()), encoding="utf-8")
-    sop_of_run: dict[str, str] = {}
-
-    def check(row: AuditRecord) -> str | None:
-        data = row.data
-        expected = (
-            SignedAction(
-                run_id=row.run_id,
-                sop_id=sop_of_run.get(row.run_id, ""),
-                step=int(data.get("step", 0)),
-                action=str(data.get("action", "")),
-                plan_hash=str(data.get("plan_hash", "-")),
-                user=row.actor,
-                comment=str(data.get("comment", "")),
-            )
-            .payload()
-            .decode("utf-8")
-        )
-        if data.get("payload") != expected:
-            return "the signed payload does not match this row's run, step, action, plan or comment"
-        return sshsig.verify(expected.encode("utf-8"), str(data.get("signature", "")), row.actor, signers)
-
-    rows: list[AuditRecord] = []
-    for row in store.audit_rows():
-        if row.kind == "run.requested":
-            sop_of_run[row.run_id] = str(row.data.get("sop_id", ""))
-        rows.append(row)
-    problems = verify_chain(rows, check)
+    """Return (rows checked, problems), each problem naming its row or the checkpoint."""
+    ledger = Ledger(cfg, store)
+    rows: list[AuditRecord] = list(store.audit_rows())
+    problems = verify_chain(rows)
+    by_run: dict[str, list[AuditRecord]] = defaultdict(list)
+    for row in rows:
+        by_run[row.run_id].append(row)
+    for run_rows in by_run.values():
+        run_rows.sort(key=lambda r: r.run_seq)
+        # The per-run check also reads the last checkpoint: the full list is checked once below.
+        problems += [p for p in ledger.problems(run_rows) if not _is_last_checkpoint(p)]
+    problems += ledger.checkpoint_problems(last_only=False)
     head_seq, head_hash = store.chain_head()
     last = rows[-1] if rows else None
     if last is None and head_seq:
@@ -51,4 +35,17 @@ def verify(cfg: RunnerConfig, store: EventStore) -> tuple[int, list[ChainProblem
                 f"the log ends at row {last.seq} but the chain head is row {head_seq} (rows at the end deleted)",
             )
         )
-    return len(rows), problems
+    unique: dict[tuple[int, str], ChainProblem] = {}
+    for p in problems:
+        unique.setdefault((p.seq, p.reason), p)
+    return len(rows), sorted(unique.values(), key=lambda p: (p.seq, p.reason))
+
+
+def _is_last_checkpoint(problem: ChainProblem) -> bool:
+    return "checkpoint" in problem.reason
+
+
+def scrub(cfg: RunnerConfig) -> int:
+    """Remove every configured secret value from every run's stored files; return files changed."""
+    runs = cfg.home / "runs"
+    return scrub_tree(runs, cfg.secrets()) if runs.is_dir() else 0

@@ -87,8 +87,8 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
     events = svc.store.events(state.run_id)
     sig_by_step: dict[int, str] = {}
     for ev in events:
-        if "signature" in ev.data:
-            sig_by_step[int(ev.data["step"])] = str(ev.data["signature"])
+        if ev.kind in ("step.decided", "step.approved", "step.rejected") and ev.signature:
+            sig_by_step[int(ev.data["step"])] = ev.signature
     signers = _signers(cfg, state, sop, doc, sig_by_step)
     labels = {p.name: p.label for p in sop.parameters}
     params = [
@@ -160,9 +160,12 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
     number_text = f"nomor {sop.source.number}" if sop.source.number else ""
     issued = datetime.now(UTC)
     skpd = str(state.params.get("skpd", requester.tenant if requester else ""))
+    head_seq, head_hash = svc.store.chain_head()
     return {
         "org": cfg.organisation,
         "issued_at": issued,
+        # The chain head when issued: a reader checks the document against the log offline.
+        "audit_head": {"seq": head_seq, "hash": head_hash},
         "doc": {
             "id": doc.id,
             "kind": str(doc.kind),

@@ -6,13 +6,21 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sop_runner.core.audit import GENESIS, AuditRecord, record_hash, verify_chain
+from sop_runner.core.audit import (
+    GENESIS,
+    AuditRecord,
+    content_hash,
+    gate_lines,
+    record_hash,
+    statement,
+    verify_chain,
+    verify_run,
+)
 from sop_runner.core.catalogue.model import SopDefinition
 from sop_runner.core.people import User
 from sop_runner.core.policy import check_may_act
 from sop_runner.core.run import machine
 from sop_runner.core.run.state import Gate, RunState
-from sop_runner.core.signing import SignedAction
 from sop_runner.core.timestd import TimeKind, parse_time
 from sop_runner.errors import ForbiddenError
 
@@ -61,24 +69,55 @@ def test_policy_refusals() -> None:
     assert check_may_act(SOP, same_role, SOP.step(4), kabid) == "kabid", "one official, one duty, two steps"
 
 
-def test_signed_payload_names_run_step_action_and_plan() -> None:
-    a = SignedAction("r1", "t", 4, "approve", "ab" * 32, "kb", "ok").payload()
-    assert b"run: r1" in a and b"plan: " + b"ab" * 32 in a
-    assert a != SignedAction("r2", "t", 4, "approve", "ab" * 32, "kb", "ok").payload()
-    assert a != SignedAction("r1", "t", 4, "approve", "cd" * 32, "kb", "ok").payload()
+def test_signed_statement_names_run_step_action_and_plan() -> None:
+    data = {"step": 4, "action": "approve", "plan_hash": "ab" * 32, "comment": "ok"}
+
+    def stmt(run: str, d: dict) -> bytes:
+        c = content_hash(run, 5, "step.approved", "kb", d, GENESIS)
+        return statement(run, 5, "step.approved", "kb", c, GENESIS, gate_lines(d, "t"))
+
+    a = stmt("r1", data)
+    assert b"run: r1" in a and b"plan: " + b"ab" * 32 in a and b"action: approve" in a
+    assert a != stmt("r2", data)
+    assert a != stmt("r1", {**data, "plan_hash": "cd" * 32})
+    assert a != stmt("r1", {**data, "comment": "lain"})
+
+
+def _rows(n: int) -> list[AuditRecord]:
+    rows, prev, run_prev = [], GENESIS, GENESIS
+    for seq in range(1, n + 1):
+        c = content_hash("r", seq, "k", "a", {"n": seq}, run_prev)
+        h = record_hash(seq, "r", seq, "ts", "k", "a", {"n": seq}, c, "sig", prev)
+        rows.append(AuditRecord(seq, "r", seq, "ts", "k", "a", {"n": seq}, c, "sig", prev, h))
+        prev, run_prev = h, c
+    return rows
 
 
 def test_chain_detects_each_kind_of_tampering() -> None:
-    rows, prev = [], GENESIS
-    for seq in range(1, 6):
-        h = record_hash(seq, "r", "ts", "k", "a", {"n": seq}, prev)
-        rows.append(AuditRecord(seq, "r", "ts", "k", "a", {"n": seq}, prev, h))
-        prev = h
+    rows = _rows(5)
     assert verify_chain(rows) == []
-    edited = [*rows[:2], AuditRecord(3, "r", "ts", "k", "a", {"n": 99}, rows[2].prev_hash, rows[2].hash), *rows[3:]]
-    assert [p.seq for p in verify_chain(edited)] == [3]
     deleted = rows[:2] + rows[3:]
     assert {p.seq for p in verify_chain(deleted)} == {4}
+    inserted = [*rows[:3], rows[1], *rows[3:]]
+    assert verify_chain(inserted), "a row repeated out of order breaks the chain"
+
+
+def test_run_check_catches_edits_swaps_and_unsigned_rows() -> None:
+    rows = _rows(4)
+    ok = lambda _row, _text: None  # noqa: E731 - the signature check is tested with real keys elsewhere
+    none = lambda _row: []  # noqa: E731
+    assert verify_run(rows, ok, none) == []
+    r = rows[2]
+    edited = [*rows[:2], AuditRecord(r.seq, r.run_id, r.run_seq, r.ts, r.kind, r.actor, {"n": 99}, r.content_hash,
+                                     r.signature, r.prev_hash, r.hash), rows[3]]
+    assert {p.seq for p in verify_run(edited, ok, none)} == {3}
+    swapped = [rows[0], rows[2], rows[1], rows[3]]
+    assert verify_run(swapped, ok, none), "two rows swapped in a run are caught"
+    unsigned = [*rows[:3], AuditRecord(4, "r", 4, "ts", "k", "a", {"n": 4}, rows[3].content_hash, "", rows[3].prev_hash,
+                                       rows[3].hash)]
+    assert any("not signed" in p.reason for p in verify_run(unsigned, ok, none))
+    refused = verify_run(rows, lambda row, _t: "bad key" if row.seq == 2 else None, none)
+    assert [(p.seq, "bad key" in p.reason) for p in refused] == [(2, True)]
 
 
 @pytest.mark.parametrize(("raw", "kind", "minutes"), [

@@ -26,10 +26,14 @@ def test_whole_run_from_the_shell(config_path: Path, tmp_path: Path, capsys: pyt
     assert main(["decide", run_id, "ya", "--as", "hendra.kabid", "-m", "ok", *c]) == 0
     capsys.readouterr()
     assert main(["plan", run_id, "--as", "budi.teknis", "--json", *c]) == 0
-    assert "+dari shell" in _json(capsys)["plans"]["4"]["diff"]
-    assert main(["approve", run_id, "--as", "agus.dinkes", "-m", "sendiri", *c]) == 4  # not the requester
-    assert main(["approve", run_id, "--as", "rina.kasi", "-m", "ok", "--step", "2", *c]) == 5  # stale view
-    assert main(["approve", run_id, "--as", "rina.kasi", "-m", "ok", *c]) == 0
+    plan = _json(capsys)["plans"]["4"]
+    assert "+dari shell" in plan["diff"]
+    seen = ["--plan", plan["hash"][:16]]  # the plan the Kasi reviewed
+    assert main(["approve", run_id, "--as", "agus.dinkes", "-m", "sendiri", *seen, *c]) == 4  # not the requester
+    assert main(["approve", run_id, "--as", "rina.kasi", "-m", "ok", "--step", "2", *seen, *c]) == 5  # stale view
+    assert main(["approve", run_id, "--as", "rina.kasi", "-m", "ok", *c]) == 3  # which plan did you review?
+    assert main(["approve", run_id, "--as", "rina.kasi", "-m", "ok", "--plan", "ab" * 8, *c]) == 5  # not this one
+    assert main(["approve", run_id, "--as", "rina.kasi", "-m", "ok", *seen, *c]) == 0
     assert main(["apply", run_id, "--as", "budi.teknis", *c]) == 0
     assert target.read_text() == "dari shell\n"
     assert main(["approve", run_id, "--as", "sutrisno.kadis", "-m", "BA", *c]) == 0

@@ -32,11 +32,11 @@ def test_full_run_applies_exactly_the_approved_plan(svc: RunService, tmp_path: P
     plan = state.plans[4]
     assert plan.changed >= 1 and "+halo" in plan.diff, plan.diff
     assert not target.exists(), "planning (check mode) must change nothing"
-    svc.approve(run_id, "rina.kasi", True, "sesuai rencana")
+    svc.approve(run_id, "rina.kasi", True, "sesuai rencana", plan_hash=svc.reviewable_plan(run_id))
     assert svc.state(run_id).gates[-1].plan_hash == plan.hash
     svc.apply(run_id, "budi.teknis")
     assert target.read_text() == "halo\n"
-    svc.approve(run_id, "sutrisno.kadis", True, "BA ditandatangani")
+    svc.approve(run_id, "sutrisno.kadis", True, "BA ditandatangani", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "rina.kasi", note="surat jawaban")
     state = svc.state(run_id)
     assert state.status is RunStatus.CLOSED and state.outcome is Outcome.COMPLETED
@@ -55,7 +55,7 @@ def test_stale_plan_is_refused_and_returns_to_approval(svc: RunService, tmp_path
     run_id = _request(svc, target)
     _to_approval(svc, run_id)
     approved = svc.state(run_id).plans[4].hash
-    svc.approve(run_id, "rina.kasi", True, "ok")
+    svc.approve(run_id, "rina.kasi", True, "ok", plan_hash=svc.reviewable_plan(run_id))
     target.write_text("someone else changed it\n")  # the world moved since the plan
     with pytest.raises(ConflictError, match="plan changed since it was approved"):
         svc.apply(run_id, "budi.teknis")
@@ -63,7 +63,7 @@ def test_stale_plan_is_refused_and_returns_to_approval(svc: RunService, tmp_path
     assert state.current == 3 and state.status is RunStatus.OPEN
     assert state.plans[4].hash != approved
     assert target.read_text() == "someone else changed it\n", "nothing may be applied"
-    svc.approve(run_id, "rina.kasi", True, "rencana baru disetujui")
+    svc.approve(run_id, "rina.kasi", True, "rencana baru disetujui", plan_hash=svc.reviewable_plan(run_id))
     svc.apply(run_id, "budi.teknis")
     assert target.read_text() == "halo\n"
 
@@ -74,7 +74,7 @@ def test_requester_cannot_approve_own_run(svc: RunService, tmp_path: Path) -> No
     _to_approval(svc, run_id)
     before = svc.state(run_id).version
     with pytest.raises(ForbiddenError, match="may not decide or approve"):
-        svc.approve(run_id, "ani.ganda", True, "sendiri")
+        svc.approve(run_id, "ani.ganda", True, "sendiri", plan_hash=svc.reviewable_plan(run_id))
     assert svc.state(run_id).version == before
 
 
@@ -89,21 +89,21 @@ def test_one_person_may_not_sign_two_gates(svc: RunService, tmp_path: Path) -> N
     svc.decide(run_id, "yusuf.plt", "ya", "sebagai Plt. Kabid")
     svc.plan(run_id, "budi.teknis")
     with pytest.raises(ForbiddenError, match="already signed step 2 as 'kabid'"):
-        svc.approve(run_id, "yusuf.plt", True, "sebagai Kasi")
-    svc.approve(run_id, "rina.kasi", True, "Kasi lain menyetujui")
+        svc.approve(run_id, "yusuf.plt", True, "sebagai Kasi", plan_hash=svc.reviewable_plan(run_id))
+    svc.approve(run_id, "rina.kasi", True, "Kasi lain menyetujui", plan_hash=svc.reviewable_plan(run_id))
     assert svc.state(run_id).current == 4
 
 
 def test_signature_from_another_run_is_refused(svc: RunService, tmp_path: Path) -> None:
     from sop_runner.adapters.signing import sshsig
-    from sop_runner.core.signing import SignedAction
+    from sop_runner.service.runs import Signature
 
     run_a = _request(svc, tmp_path / "a")
     run_b = _request(svc, tmp_path / "b")
     key = Path(svc.cfg.user("hendra.kabid").private_key_file)
-    sig_a = sshsig.sign(SignedAction(run_a, "test-file-change", 2, "ya", "-", "hendra.kabid", "ok").payload(), key)
-    from sop_runner.service.runs import Signature
-
+    statement_a = svc.gate_statement(run_a, "hendra.kabid", "ya", "ok")  # what `--print-statement` shows
+    assert b"run: " + run_a.encode() in statement_a and b"action: ya" in statement_a
+    sig_a = sshsig.sign(statement_a, key)  # signed offline with ssh-keygen
     with pytest.raises(ForbiddenError, match="signature does not verify"):
         svc.decide(run_b, "hendra.kabid", "ya", "ok", sig=Signature(armored=sig_a))
     assert svc.state(run_b).current == 2
@@ -113,15 +113,18 @@ def test_signature_from_another_run_is_refused(svc: RunService, tmp_path: Path) 
 
 def test_approval_signature_is_bound_to_the_plan(svc: RunService, tmp_path: Path) -> None:
     from sop_runner.adapters.signing import sshsig
-    from sop_runner.core.signing import SignedAction
     from sop_runner.service.runs import Signature
 
     run_id = _request(svc, tmp_path / "a")
     _to_approval(svc, run_id)
     key = Path(svc.cfg.user("rina.kasi").private_key_file)
-    other_plan = SignedAction(run_id, "test-file-change", 3, "approve", "f" * 64, "rina.kasi", "ok").payload()
+    shown = svc.reviewable_plan(run_id)
+    other_plan = svc.gate_statement(run_id, "rina.kasi", "approve", "ok", plan_hash=shown).replace(
+        shown.encode(), b"f" * 64
+    )
     with pytest.raises(ForbiddenError, match="signature does not verify"):
-        svc.approve(run_id, "rina.kasi", True, "ok", sig=Signature(armored=sshsig.sign(other_plan, key)))
+        svc.approve(run_id, "rina.kasi", True, "ok", plan_hash=shown, sig=Signature(armored=sshsig.sign(other_plan, key)))
+    assert svc.state(run_id).current == 3, "nothing was recorded"
 
 
 def test_tidak_branch_ends_with_letter_and_no_change(svc: RunService, tmp_path: Path) -> None:
@@ -185,7 +188,7 @@ def test_target_lock_blocks_a_second_apply(svc: RunService, tmp_path: Path) -> N
     target = tmp_path / "shared.txt"
     run_id = _request(svc, target)
     _to_approval(svc, run_id)
-    svc.approve(run_id, "rina.kasi", True, "ok")
+    svc.approve(run_id, "rina.kasi", True, "ok", plan_hash=svc.reviewable_plan(run_id))
     svc.store.acquire_locks("other-run", [f"file:{target}"])
     with pytest.raises(ConflictError, match="being changed by run other-run"):
         svc.apply(run_id, "budi.teknis")
@@ -198,7 +201,7 @@ def test_target_lock_blocks_a_second_apply(svc: RunService, tmp_path: Path) -> N
 def test_failed_verification_fails_the_run_and_resume_reapproves(svc: RunService, tmp_path: Path) -> None:
     run_id = _request(svc, tmp_path / "f.txt", fail_verify="ya")
     _to_approval(svc, run_id)
-    svc.approve(run_id, "rina.kasi", True, "ok")
+    svc.approve(run_id, "rina.kasi", True, "ok", plan_hash=svc.reviewable_plan(run_id))
     with pytest.raises(ConflictError, match="verification failed on purpose"):
         svc.apply(run_id, "budi.teknis")
     assert svc.state(run_id).status is RunStatus.FAILED
@@ -212,7 +215,7 @@ def test_secrets_never_stored(svc: RunService, tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("SOP_TEST_SECRET", secret)
     run_id = _request(svc, tmp_path / "s.txt", echo_secret="ya")
     _to_approval(svc, run_id)
-    svc.approve(run_id, "rina.kasi", True, "ok")
+    svc.approve(run_id, "rina.kasi", True, "ok", plan_hash=svc.reviewable_plan(run_id))
     svc.apply(run_id, "budi.teknis")
     leaked = [p for p in svc.cfg.home.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert leaked == []
@@ -237,11 +240,11 @@ def test_urgent_path_acts_first_and_is_approved_afterwards(svc: RunService, tmp_
     assert target.read_text() == "tambal\n", "the urgent apply acts before approval"
     assert state.current == 3 and 4 in state.urgent and 4 in state.applied
     applied_hash = state.applied[4]
-    svc.approve(run_id, "rina.kasi", True, "disetujui setelah tindakan darurat")
+    svc.approve(run_id, "rina.kasi", True, "disetujui setelah tindakan darurat", plan_hash=svc.reviewable_plan(run_id))
     state = svc.state(run_id)
     assert state.gates[-1].plan_hash == applied_hash, "the late approval signs the applied plan"
     assert state.current == 5, "the applied step is recorded, not applied twice"
-    svc.approve(run_id, "sutrisno.kadis", True, "BA")
+    svc.approve(run_id, "sutrisno.kadis", True, "BA", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "rina.kasi", note="laporan")
     state = svc.state(run_id)
     assert state.status is RunStatus.CLOSED and applied_hash

@@ -42,4 +42,12 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         )""",
         ],
     ),
+    (
+        2,
+        "every event signed: its content hash and its actor's signature",
+        [
+            "ALTER TABLE events ADD COLUMN content_hash VARCHAR(64) NOT NULL DEFAULT ''",
+            "ALTER TABLE events ADD COLUMN signature TEXT NOT NULL DEFAULT ''",
+        ],
+    ),
 ]

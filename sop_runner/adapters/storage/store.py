@@ -76,8 +76,13 @@ class EventStore:
     # -- writing ----------------------------------------------------------------------------
     def append(
         self, run_id: str, expected_version: int, events: list[Event], snapshot: RunState | None = None
-    ) -> list[Event]:
-        """Append events to a run if it is still at ``expected_version``; return them stamped."""
+    ) -> tuple[list[Event], int, str]:
+        """Append signed events to a run if it is still at ``expected_version``.
+
+        The ledger has already set each event's ``ts``, ``run_seq``, ``content_hash`` and
+        ``signature``; the store places them in the global chain. Returns the stored events
+        (with ``seq``) and the new chain head (seq, hash).
+        """
         stamped: list[Event] = []
         with self.engine.begin() as conn:
             conn.execute(text("UPDATE chain_head SET seq = seq WHERE id = 1"))  # take the lock
@@ -95,36 +100,46 @@ class EventStore:
                     f"run {run_id} changed while you were acting on it (version {have}, expected {expected_version})",
                     hint="look at `sop show` again and repeat the action if it still applies",
                 )
-            run_seq = have
-            for ev in events:
+            for i, ev in enumerate(events, have + 1):
+                if ev.run_seq != i or not ev.content_hash or not ev.signature or not ev.ts:
+                    msg = f"event {ev.kind} reached the store unsigned or out of place (run_seq {ev.run_seq}, want {i})"
+                    raise ValueError(msg)
                 seq += 1
-                run_seq += 1
-                ts = utcnow()
                 data = _jsonable(ev.data)
-                digest = record_hash(seq, run_id, ts, str(ev.kind), ev.actor, data, prev)
+                digest = record_hash(
+                    seq, run_id, ev.run_seq, ev.ts, str(ev.kind), ev.actor, data, ev.content_hash, ev.signature, prev
+                )
                 conn.execute(
                     text(
-                        "INSERT INTO events (seq, run_id, run_seq, ts, kind, actor, data, prev_hash, hash) "
-                        "VALUES (:seq, :run, :rs, :ts, :kind, :actor, :data, :prev, :hash)",
+                        "INSERT INTO events (seq, run_id, run_seq, ts, kind, actor, data, prev_hash, hash, "
+                        "content_hash, signature) "
+                        "VALUES (:seq, :run, :rs, :ts, :kind, :actor, :data, :prev, :hash, :content, :sig)",
                     ),
                     {
                         "seq": seq,
                         "run": run_id,
-                        "rs": run_seq,
-                        "ts": ts,
+                        "rs": ev.run_seq,
+                        "ts": ev.ts,
                         "kind": str(ev.kind),
                         "actor": ev.actor,
                         "data": json.dumps(data, sort_keys=True, ensure_ascii=False),
                         "prev": prev,
                         "hash": digest,
+                        "content": ev.content_hash,
+                        "sig": ev.signature,
                     },
                 )
                 prev = digest
-                stamped.append(Event(kind=ev.kind, actor=ev.actor, data=data, ts=ts, seq=seq))
+                stamped.append(
+                    Event(
+                        kind=ev.kind, actor=ev.actor, data=data, ts=ev.ts, seq=seq, run_seq=ev.run_seq,
+                        content_hash=ev.content_hash, signature=ev.signature,
+                    )
+                )
             conn.execute(text("UPDATE chain_head SET seq = :s, hash = :h WHERE id = 1"), {"s": seq, "h": prev})
             if snapshot is not None:
                 self._write_snapshot(conn, snapshot)
-        return stamped
+        return stamped, seq, prev
 
     def write_snapshot(self, s: RunState) -> None:
         """Update the listing row of a run (no chain lock: it is derived, not audited)."""
@@ -160,17 +175,23 @@ class EventStore:
 
     # -- reading ----------------------------------------------------------------------------
     def events(self, run_id: str) -> list[Event]:
-        """A run's events in order."""
+        """A run's events in order (unverified: the ledger checks them before use)."""
+        return [to_event(r) for r in self.run_rows(run_id)]
+
+    def run_rows(self, run_id: str) -> list[AuditRecord]:
+        """A run's stored rows in run order, as the audit sees them."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT kind, actor, data, ts, seq FROM events WHERE run_id = :r ORDER BY run_seq",
-                ),
-                {"r": run_id},
-            ).all()
+            result = conn.execute(text(_ROW_SQL + " WHERE run_id = :r ORDER BY run_seq"), {"r": run_id})
+            rows = [_record(r) for r in result]
         if not rows:
             raise NotFoundError(f"no run {run_id!r}", hint="`sop runs` lists the runs")
-        return [Event(kind=Ev(r[0]), actor=r[1], data=json.loads(r[2]), ts=r[3], seq=int(r[4])) for r in rows]
+        return rows
+
+    def row_at(self, seq: int) -> AuditRecord | None:
+        """The row with global sequence ``seq``, if any."""
+        with self.engine.connect() as conn:
+            r = conn.execute(text(_ROW_SQL + " WHERE seq = :s"), {"s": seq}).first()
+        return _record(r) if r is not None else None
 
     def runs(self) -> list[dict[str, Any]]:
         """The snapshot of every run, newest first."""
@@ -190,17 +211,8 @@ class EventStore:
     def audit_rows(self) -> Iterator[AuditRecord]:
         """Every stored event as an audit record, in chain order."""
         with self.engine.connect() as conn:
-            result = conn.execute(
-                text(
-                    "SELECT seq, run_id, ts, kind, actor, data, prev_hash, hash FROM events ORDER BY seq",
-                )
-            )
-            for r in result:
-                try:
-                    data = json.loads(r[5])
-                except json.JSONDecodeError:
-                    data = {"__unparsable__": r[5]}
-                yield AuditRecord(int(r[0]), r[1], r[2], r[3], r[4], data, r[6], r[7])
+            for r in conn.execute(text(_ROW_SQL + " ORDER BY seq")):
+                yield _record(r)
 
     def chain_head(self) -> tuple[int, str]:
         """The last sequence number and hash (to detect truncation at the end)."""
@@ -241,6 +253,26 @@ class EventStore:
         """A raw transaction (tests use it to tamper with rows)."""
         with self.engine.begin() as conn:
             yield conn
+
+
+_ROW_SQL = "SELECT seq, run_id, run_seq, ts, kind, actor, data, content_hash, signature, prev_hash, hash FROM events"
+
+
+def _record(r: Any) -> AuditRecord:
+    try:
+        data = json.loads(r[6])
+    except json.JSONDecodeError:
+        data = {"__unparsable__": r[6]}
+    if not isinstance(data, dict):
+        data = {"__unparsable__": r[6]}
+    return AuditRecord(int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), str(r[5]), data, str(r[7] or ""),
+                       str(r[8] or ""), str(r[9]), str(r[10]))
+
+
+def to_event(row: AuditRecord) -> Event:
+    """A stored row as the event the fold reads (an unknown kind is refused by the ledger first)."""
+    return Event(kind=Ev(row.kind), actor=row.actor, data=row.data, ts=row.ts, seq=row.seq, run_seq=row.run_seq,
+                 content_hash=row.content_hash, signature=row.signature)
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ class Ev(StrEnum):
     FAILED = "run.failed"
     CANCELLED = "run.cancelled"
     RESUMED = "run.resumed"
+    AUDIT_RESOLVED = "audit.resolved"  # an administrator's signed decision on a frozen run
     ERROR = "error"
 
 
@@ -40,3 +41,6 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
     ts: str = ""  # ISO-8601 UTC, set by the store when it is appended
     seq: int = 0  # global audit sequence, set by the store
+    run_seq: int = 0  # place in the run (1-based), set by the ledger before signing
+    content_hash: str = ""  # core.audit.content_hash, what the actor signs
+    signature: str = ""  # the actor's armored SSH signature over the statement

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sop_runner.core.audit import GENESIS
 from sop_runner.core.run.events import Ev, Event
 
 
@@ -67,6 +68,7 @@ class Gate:
     plan_hash: str
     comment: str
     at: datetime
+    seq: int = 0  # the signed row that recorded it (an apply re-verifies that row)
 
 
 @dataclass(slots=True)
@@ -94,6 +96,8 @@ class RunState:
     apply_host: str = ""
     last_error: str = ""
     version: int = 0  # number of events folded; optimistic concurrency token
+    head: str = GENESIS  # content hash of the last event: the next event signs its link to it
+    resolutions: list[dict[str, Any]] = field(default_factory=list)  # administrators' audit decisions
 
     def visit(self, step: int) -> StepVisit | None:
         """The open visit of ``step``, if any."""
@@ -149,6 +153,7 @@ def apply_event(state: RunState, event: Event) -> None:
     at = _ts(event)
     data = event.data
     state.version += 1
+    state.head = event.content_hash or state.head
     kind = event.kind
     if kind is Ev.STEP_STARTED:
         state.current = int(data["step"])
@@ -169,6 +174,7 @@ def apply_event(state: RunState, event: Event) -> None:
                 plan_hash=str(data.get("plan_hash", "-")),
                 comment=str(data.get("comment", "")),
                 at=at,
+                seq=event.seq,
             )
         )
         _close_visit(state, int(data["step"]), at, event.actor, action, str(data.get("comment", "")))
@@ -224,5 +230,7 @@ def apply_event(state: RunState, event: Event) -> None:
         if state.current is not None:
             _close_visit(state, state.current, at, event.actor, "cancelled")
         state.current = None
+    elif kind is Ev.AUDIT_RESOLVED:
+        state.resolutions.append({**data, "by": event.actor, "at": event.ts})
     elif kind is Ev.ERROR:
         state.last_error = str(data.get("message", ""))
