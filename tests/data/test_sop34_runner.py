@@ -69,7 +69,7 @@ def test_sop34_request_to_closed_with_a_verified_backup(runner: RunService, data
     assert plan.changed >= 1
     assert not (tmp_path / "dc" / "restic").exists(), "the plan must not touch the repository"
 
-    runner.approve(run_id, "hendra.kabid", True, "backup disetujui")
+    runner.approve(run_id, "hendra.kabid", True, "backup disetujui", plan_hash=runner.reviewable_plan(run_id))
     runner.apply(run_id, "rina.kasi")
     state = runner.state(run_id)
     assert state.current == 5 and 4 in state.applied

@@ -98,7 +98,7 @@ def test_sop35_minor_upgrade_through_the_runner(old_pg_server: tuple[str, str, s
     assert (sop_plan["from_version"], sop_plan["to_version"]) == (old, new), sop_plan
     assert sop_plan["databases"] == ["simpeg"] and sop_plan["upgrade_needed"] is True
     assert _exec(name, "dpkg-query -W -f '${Version}' postgresql-15") == old, "planning must not upgrade"
-    runner.approve(run_id, "hendra.kabid", True, "upgrade minor disetujui")
+    runner.approve(run_id, "hendra.kabid", True, "upgrade minor disetujui", plan_hash=runner.reviewable_plan(run_id))
     runner.apply(run_id, "rina.kasi")
     assert _exec(name, "dpkg-query -W -f '${Version}' postgresql-15") == new
     server = _exec(name, "cd /; runuser -u postgres -- psql -X -At -d simpeg -c "

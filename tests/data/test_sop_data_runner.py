@@ -86,8 +86,8 @@ def test_sop12_operator_backup_approved_by_a_second_operator(data_runner: RunSer
     assert sop_plan["databases"] == [pg_db] and sop_plan["paths"] == [str(folder)]
     assert sop_plan["window"] == window and sop_plan["retention_days"] == 7
     with pytest.raises(Exception, match="may not decide or approve"):
-        runner.approve(run_id, "tono.operator", True, "sendiri")
-    runner.approve(run_id, "budi.teknis", True, "kapasitas dan window cukup")
+        runner.approve(run_id, "tono.operator", True, "sendiri", plan_hash=runner.reviewable_plan(run_id))
+    runner.approve(run_id, "budi.teknis", True, "kapasitas dan window cukup", plan_hash=runner.reviewable_plan(run_id))
     runner.apply(run_id, "tono.operator")
     report_file = _outputs(runner, run_id, 4) / f"backup-{policy}.json"
     report = json.loads(report_file.read_text())
@@ -114,7 +114,7 @@ def test_sop30_application_files_backup(data_runner: RunService, tmp_path: Path)
     sop_plan = runner.state(run_id).plans[5].stats["sop_plan"]
     assert sop_plan["policy"] == "sop30-dinkes-sikd-dinkes" and sop_plan["paths"] == [str(app)]
     assert sop_plan["databases"] == []
-    runner.approve(run_id, "hendra.kabid", True, "dapat dibackup")
+    runner.approve(run_id, "hendra.kabid", True, "dapat dibackup", plan_hash=runner.reviewable_plan(run_id))
     runner.apply(run_id, "rina.kasi")
     report = json.loads((_outputs(runner, run_id, 5) / "backup-sop30-dinkes-sikd-dinkes.json").read_text())
     assert report["test_restore"]["paths"][str(app)]["usable"] is True
@@ -137,7 +137,7 @@ def test_sop13_restore_from_the_second_location_accepted_by_the_requester(
     runner.plan(run_id, "budi.teknis")
     sop_plan = runner.state(run_id).plans[5].stats["sop_plan"]
     assert sop_plan["source"] == "offsite" and sop_plan["target"] == "in_place"
-    runner.approve(run_id, "budi.teknis", True, "backup terverifikasi ada di lokasi kedua")
+    runner.approve(run_id, "budi.teknis", True, "backup terverifikasi ada di lokasi kedua", plan_hash=runner.reviewable_plan(run_id))
     runner.decide(run_id, "budi.teknis", "tidak", "salinan lokal hilang")
     evidence = tmp_path / "snapshot-offsite.txt"
     evidence.write_text(f"{sop_plan['snapshot']} {sop_plan['snapshot_time']} offsite\n", encoding="utf-8")
@@ -176,7 +176,7 @@ def _to_the_drop(runner: RunService, run_id: str, backup_answer: str) -> None:
     runner.complete(run_id, "hendra.kabid", note="tidak beririsan dengan data SKPD lain")
     runner.plan(run_id, "rina.kasi")
     assert runner.state(run_id).plans[7].stats["sop_plan"]["backup_decision_step"] == 5
-    runner.approve(run_id, "hendra.kabid", True, "penghapusan dapat diteruskan")
+    runner.approve(run_id, "hendra.kabid", True, "penghapusan dapat diteruskan", plan_hash=runner.reviewable_plan(run_id))
     runner.complete(run_id, "rina.kasi", note="identifikasi backup")
     runner.decide(run_id, "hendra.kabid", backup_answer, "keputusan backup")
 
@@ -201,7 +201,7 @@ def test_sop32_drop_refused_without_a_verified_backup_then_done_with_one(
         _backup(tmp_path, f"sop34-dinkes-{name}", "postgresql", name)  # SOP 34, by the role
         runner.resume(run_id, "rina.kasi")  # a failed apply goes back to the approval (step 3)
         runner.plan(run_id, "rina.kasi")
-        runner.approve(run_id, "hendra.kabid", True, "penghapusan dapat diteruskan, backup ada")
+        runner.approve(run_id, "hendra.kabid", True, "penghapusan dapat diteruskan, backup ada", plan_hash=runner.reviewable_plan(run_id))
         runner.complete(run_id, "rina.kasi", note="backup terverifikasi ada")
         runner.decide(run_id, "hendra.kabid", "ya", "backup diperlukan dan sudah ada")
         runner.apply(run_id, "rina.kasi")
@@ -258,7 +258,7 @@ def test_sop37_revoke_leaves_exactly_the_privileges_held_before_the_grant(
         runner.plan(run_id, "rina.kasi")
         plan = runner.state(run_id).plans[4]
         assert plan.stats["sop_plan"]["grantee"] == account and plan.changed >= 1
-        runner.approve(run_id, "hendra.kabid", True, "pencabutan dapat diteruskan")
+        runner.approve(run_id, "hendra.kabid", True, "pencabutan dapat diteruskan", plan_hash=runner.reviewable_plan(run_id))
         runner.apply(run_id, "rina.kasi")
         assert psql(dbhost, pg_db, PG_PRIVS.format(account)) == before, "exactly what it held before the grant"
         runner.complete(run_id, "rina.kasi", note="draft surat")

@@ -60,7 +60,7 @@ def test_disposal_through_sop(svc: RunService, netbox_api: Any, old_devices: lis
     sop_plan = svc.state(run_id).plans[5].stats["sop_plan"]
     assert {n: (sop_plan["before"][n]["status"], sop_plan["after"][n]["status"]) for n in OLD} == {
         OLD[0]: ("active", "decommissioning"), OLD[1]: ("offline", "decommissioning")}
-    svc.approve(run_id, "hendra.kabid", True, "penghapusan disetujui")
+    svc.approve(run_id, "hendra.kabid", True, "penghapusan disetujui", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "rina.kasi", note="surat penugasan")
     svc.apply(run_id, "budi.teknis")
     for dev in old_devices:

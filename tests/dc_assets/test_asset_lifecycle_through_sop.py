@@ -61,15 +61,15 @@ def test_relocation_through_sop(svc: RunService, netbox_api: Any, devices: dict[
                                                         "reason": "Penataan ruang server"}).run_id
     svc.complete(run_id, "yusuf.plt", note="rencana pemindahtempaan")
     with pytest.raises(ForbiddenError, match="may not decide or approve"):
-        svc.approve(run_id, "yusuf.plt", True, "setuju")
-    svc.approve(run_id, "hendra.kabid", True, "rencana disetujui Kabid")
+        svc.approve(run_id, "yusuf.plt", True, "setuju", plan_hash=svc.reviewable_plan(run_id))
+    svc.approve(run_id, "hendra.kabid", True, "rencana disetujui Kabid", plan_hash=svc.reviewable_plan(run_id))
     svc.plan(run_id, "yusuf.plt")
     sop_plan = svc.state(run_id).plans[5].stats["sop_plan"]
     assert {n: (sop_plan["before"][n]["rack"], sop_plan["after"][n]["rack"]) for n in MOVE} == dict.fromkeys(
         MOVE, (None, DEST))
     positions = sop_plan["positions"]
     assert positions[MOVE[0]] != positions[MOVE[1]], "the plan reserves each device's own units"
-    svc.approve(run_id, "sutrisno.kadis", True, "disahkan")
+    svc.approve(run_id, "sutrisno.kadis", True, "disahkan", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "hendra.kabid", note="surat penugasan")
     svc.apply(run_id, "yusuf.plt")
     for name in MOVE:
@@ -88,8 +88,8 @@ def test_use_through_sop(svc: RunService, netbox_api: Any, devices: dict[str, An
     assert (sop_plan["before"]["status"], sop_plan["after"]["status"], sop_plan["after"]["tenant"]) == (
         "inventory", "active", "dinkes")
     with pytest.raises(ForbiddenError):
-        svc.approve(run_id, "agus.dinkes", True, "setuju")
-    svc.approve(run_id, "rina.kasi", True, "aset diserahkan")
+        svc.approve(run_id, "agus.dinkes", True, "setuju", plan_hash=svc.reviewable_plan(run_id))
+    svc.approve(run_id, "rina.kasi", True, "aset diserahkan", plan_hash=svc.reviewable_plan(run_id))
     svc.apply(run_id, "andi.pengguna")
     dev = netbox_api.dcim.devices.get(devices[USE].id)
     assert (dev.status.value, dev.tenant.slug) == ("active", "dinkes")
@@ -108,8 +108,8 @@ def test_repair_through_sop(svc: RunService, netbox_api: Any, devices: dict[str,
     assert {n: (sop_plan["before"][n]["status"], sop_plan["after"][n]["status"]) for n in FIX} == {
         FIX[0]: ("failed", "active"), FIX[1]: ("active", "active")}
     with pytest.raises(ForbiddenError):
-        svc.approve(run_id, "budi.teknis", True, "setuju")
-    svc.approve(run_id, "hendra.kabid", True, "perbaikan disetujui")
+        svc.approve(run_id, "budi.teknis", True, "setuju", plan_hash=svc.reviewable_plan(run_id))
+    svc.approve(run_id, "hendra.kabid", True, "perbaikan disetujui", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "rina.kasi", note="surat penugasan")
     svc.apply(run_id, "budi.teknis")
     for name in FIX:

@@ -45,7 +45,7 @@ def test_colocation_through_sop_fills_the_bast(svc: RunService, netbox_api: Any)
         "unit_address": "Jl. Kesehatan No. 1", "contact": "0811 5555 1234", "domain": DOMAIN, "term": "permanen",
         "server_name": SERVER, "serial_number": f"SN-CL-{SFX}", "model": f"Supermicro {TYPE_MODEL}",
         "location": RACK, "tinggi_u": 2, "daya_watt": 800, **HARDWARE}).run_id
-    svc.approve(run_id, "hendra.kabid", True, "disposisi ke Pengawas Infrastruktur dan Personil DC")
+    svc.approve(run_id, "hendra.kabid", True, "disposisi ke Pengawas Infrastruktur dan Personil DC", plan_hash=svc.reviewable_plan(run_id))
     svc.decide(run_id, "budi.teknis", "ya", "listrik, UPS, genset, bandwidth dan tempat tersedia")
     svc.complete(run_id, "agus.dinkes", note="form pengajuan diisi")
     svc.plan(run_id, "budi.teknis")
@@ -55,7 +55,7 @@ def test_colocation_through_sop_fills_the_bast(svc: RunService, netbox_api: Any)
                                                "Motherboard": HARDWARE["motherboard"],
                                                "Storage": HARDWARE["storage"], "PSU": HARDWARE["psu"]}
     assert netbox_api.dcim.devices.get(name=SERVER) is None
-    svc.approve(run_id, "hendra.kabid", True, "form persetujuan co-location")
+    svc.approve(run_id, "hendra.kabid", True, "form persetujuan co-location", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "budi.teknis", note="OPD diberi tahu")
     svc.complete(run_id, "agus.dinkes", note="server dibawa ke DC")
     svc.apply(run_id, "budi.teknis")

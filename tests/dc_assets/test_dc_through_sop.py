@@ -69,8 +69,8 @@ def test_sop07_rack_add_through_sop(svc: RunService, netbox_api: Any) -> None:
     assert plan.changed == 1 and "1656" in plan.diff
     assert netbox_api.dcim.racks.get(name=RACK) is None, "a plan must not write"
     with pytest.raises(ForbiddenError):
-        svc.approve(run_id, "budi.teknis", True, "sendiri")  # the requester (no Kasi either) cannot approve
-    svc.approve(run_id, "rina.kasi", True, "rencana rak disetujui")
+        svc.approve(run_id, "budi.teknis", True, "sendiri", plan_hash=svc.reviewable_plan(run_id))  # the requester (no Kasi either) cannot approve
+    svc.approve(run_id, "rina.kasi", True, "rencana rak disetujui", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "dewi.staf", note="jadwal pemasangan")
     svc.apply(run_id, "budi.teknis")
     rack = netbox_api.dcim.racks.get(name=RACK)
@@ -96,7 +96,7 @@ def test_sop08_server_install_through_sop(svc: RunService, netbox_api: Any) -> N
         RACK, [1, 2], 4, 2)
     assert (checks["power_budget_w"], checks["power_used_w"], checks["power_after_w"]) == (1656, 0, 600)
     assert netbox_api.dcim.devices.get(name=SRV) is None
-    svc.approve(run_id, "rina.kasi", True, "pemasangan disetujui")
+    svc.approve(run_id, "rina.kasi", True, "pemasangan disetujui", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "dewi.staf", note="jadwal disepakati")
     svc.apply(run_id, "budi.teknis")
     dev = netbox_api.dcim.devices.get(name=SRV)
@@ -147,7 +147,7 @@ def test_sop14_relocate_two_devices_through_sop(svc: RunService, netbox_api: Any
     assert sop_plan["positions"] == {SRV: 1, SRV2: 3}
     assert sop_plan["checks"][SRV2]["power_after_w"] == 900
     assert netbox_api.dcim.devices.get(name=SRV).rack.name == RACK
-    svc.approve(run_id, "rina.kasi", True, "pemindahan disetujui")
+    svc.approve(run_id, "rina.kasi", True, "pemindahan disetujui", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "dewi.staf", note="koordinasi user dan vendor")
     svc.complete(run_id, "dewi.staf", note="pelaksana: pihak ketiga")
     svc.complete(run_id, "budi.teknis", note="perangkat dimatikan normal")
@@ -167,7 +167,7 @@ def test_sop09_server_remove_through_sop(svc: RunService, netbox_api: Any) -> No
     svc.complete(run_id, "budi.teknis", note="permohonan diterima")
     svc.plan(run_id, "budi.teknis")
     assert svc.state(run_id).plans[6].stats["sop_plan"]["after"]["rack"] is None
-    svc.approve(run_id, "dewi.staf", True, "pengambilan dijadwalkan")
+    svc.approve(run_id, "dewi.staf", True, "pengambilan dijadwalkan", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "rina.kasi", note="notifikasi diterima")
     svc.complete(run_id, "dewi.staf", note="koordinasi")
     svc.apply(run_id, "budi.teknis")

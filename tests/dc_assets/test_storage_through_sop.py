@@ -49,7 +49,7 @@ def test_sop10_storage_install_through_sop(svc: RunService, netbox_api: Any) -> 
     assert sop_plan["after"]["capacity_tb"] == 20.0 and sop_plan["after"]["device_type"] == "dell-powervault-me5024"
     assert (sop_plan["checks"]["units"], sop_plan["checks"]["power_after_w"]) == ([1, 2], 580)
     assert netbox_api.dcim.devices.get(name=STORAGE) is None
-    svc.approve(run_id, "rina.kasi", True, "pemasangan storage disetujui")
+    svc.approve(run_id, "rina.kasi", True, "pemasangan storage disetujui", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "dewi.staf", note="jadwal")
     svc.apply(run_id, "budi.teknis")
     dev = netbox_api.dcim.devices.get(name=STORAGE)
@@ -74,7 +74,7 @@ def test_sop11_capacity_add_through_sop_once(svc: RunService, netbox_api: Any) -
     svc.plan(run_id, "budi.teknis")
     checks = svc.state(run_id).plans[9].stats["sop_plan"]["checks"]
     assert (checks["capacity_before_tb"], checks["capacity_after_tb"]) == (20.0, 28.0)
-    svc.approve(run_id, "rina.kasi", True, "penambahan kapasitas disetujui")
+    svc.approve(run_id, "rina.kasi", True, "penambahan kapasitas disetujui", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "dewi.staf", note="vendor dihubungi")
     svc.complete(run_id, "budi.teknis", note="pemberitahuan shutdown dikirim")
     svc.complete(run_id, "vendor.lab", note="disk siap")

@@ -208,8 +208,8 @@ def test_sop23_through_sop_installs_over_redfish(server: dict[str, Any], netbox_
         server["ip"])
     assert "shut off" in _virsh("domstate", server["name"]).stdout, "a plan must not power the server on"
     with pytest.raises(ForbiddenError, match="may not decide or approve"):
-        svc.approve(run_id, "hendra.kabid", True, "instruksi")  # four eyes: not the Kabid who started it
-    svc.approve(run_id, "yusuf.plt", True, "nota dinas: instal Debian 12")
+        svc.approve(run_id, "hendra.kabid", True, "instruksi", plan_hash=svc.reviewable_plan(run_id))  # four eyes: not the Kabid who started it
+    svc.approve(run_id, "yusuf.plt", True, "nota dinas: instal Debian 12", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "budi.teknis", note="server terpasang di rak")
     svc.apply(run_id, "budi.teknis")
     answer = Path(server["root"]) / server["name"] / "preseed.cfg"

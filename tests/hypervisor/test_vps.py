@@ -81,18 +81,17 @@ def test_sop20_request_to_closed_creates_the_vps(sop_service: RunService, vm: di
         "os_version": "12", "purpose": "SIMPUS", "justification": "Aplikasi puskesmas",
         "ssh_public_key": vm["vps_ssh_public_key"]}).run_id
     svc.complete(run_id, "budi.teknis", note="utilisasi host dievaluasi")
-    svc.decide(run_id, "dewi.staf", "ya", "justifikasi layak")
-    svc.complete(run_id, "agus.dinkes", note="berita acara ditandatangani")
     svc.plan(run_id, "budi.teknis")
-    sop_plan = svc.state(run_id).plans[7].stats["sop_plan"]
-    # Step 2's evaluation is part of what Kasi approves: host capacity before and after.
+    sop_plan = svc.state(run_id).plans[6].stats["sop_plan"]
+    # Step 2's evaluation is part of what Staf approves at row 3: host capacity before and after.
     cap = sop_plan["host_capacity"]
     assert cap["after"]["vcpus"] == cap["before"]["vcpus"] + 1
     assert cap["after"]["memory_mb"] == cap["before"]["memory_mb"] + 512
     planned = sop_plan["address"]
     assert planned.startswith("10.30.110.")
     assert _nb_vm(netbox_api, name) is None, "the plan must not write"
-    svc.approve(run_id, "rina.kasi", True, "rencana disetujui")
+    svc.approve(run_id, "dewi.staf", True, "justifikasi layak, rencana disetujui", plan_hash=svc.reviewable_plan(run_id))
+    svc.complete(run_id, "agus.dinkes", note="berita acara ditandatangani")
     svc.apply(run_id, "budi.teknis")
     nb = _nb_vm(netbox_api, name)
     assert nb.status.value == "active" and nb.tenant.slug == TENANT and nb.cluster.name == "clu-wonosobo-01"
@@ -184,13 +183,12 @@ def test_sop21_request_to_closed_deletes_the_vps(sop_service: RunService, vm: di
     run_id = svc.request("wonosobo-21", "agus.dinkes", {"skpd": TENANT, "hostname": name,
                                                          "justification": "Aplikasi dipindah"}).run_id
     svc.complete(run_id, "budi.teknis", note="dievaluasi")
-    svc.decide(run_id, "dewi.staf", "ya", "disetujui")
-    svc.complete(run_id, "agus.dinkes", note="berita acara ditandatangani")
     svc.plan(run_id, "budi.teknis")
-    plan = svc.state(run_id).plans[7].stats["sop_plan"]
+    plan = svc.state(run_id).plans[6].stats["sop_plan"]
     assert plan["released"] == [address] and plan["domain_before"]["state"] == "running"
     assert "running" in _virsh("domstate", name).stdout, "a plan must not delete"
-    svc.approve(run_id, "rina.kasi", True, "penghapusan disetujui")
+    svc.approve(run_id, "dewi.staf", True, "penghapusan disetujui", plan_hash=svc.reviewable_plan(run_id))
+    svc.complete(run_id, "agus.dinkes", note="berita acara ditandatangani")
     svc.apply(run_id, "budi.teknis")
     assert _virsh("dominfo", name).returncode != 0
     assert not list(hypervisor.HypervisorPaths.default().pool.glob(f"{name}.qcow2*"))

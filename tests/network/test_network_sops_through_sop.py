@@ -55,7 +55,7 @@ def _skpd_run_to_plan(svc: RunService, sop_id: str, params: dict[str, Any]) -> s
 
 def _skpd_run_close(svc: RunService, run_id: str) -> dict[str, Any]:
     svc.complete(run_id, "rina.kasi", note="draft surat jawaban")
-    svc.approve(run_id, "hendra.kabid", True, "draft diperiksa")
+    svc.approve(run_id, "hendra.kabid", True, "draft diperiksa", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "sutrisno.kadis", note="surat dikirim")
     state = svc.state(run_id)
     assert state.status is RunStatus.CLOSED and state.outcome is Outcome.COMPLETED
@@ -85,7 +85,7 @@ def test_sop54_new_segment_through_sop(svc: RunService, lab: NetboxLab) -> None:
     plan = svc.state(run_id).plans[5]
     assert plan.changed >= 1 and "10.30.2.1/24" in plan.diff, plan.diff[-2000:]
     assert lab.api.ipam.vlans.get(name="SKPD-DINKES-IOT") is None, "planning creates nothing"
-    svc.approve(run_id, "rina.kasi", True, "rencana teknis instalasi disetujui")
+    svc.approve(run_id, "rina.kasi", True, "rencana teknis instalasi disetujui", plan_hash=svc.reviewable_plan(run_id))
     _apply(svc, run_id, 5)
 
     vlan = lab.api.ipam.vlans.get(name="SKPD-DINKES-IOT")
@@ -112,7 +112,7 @@ def test_sop55_bandwidth_through_sop(svc: RunService, lab: NetboxLab) -> None:
     plan = svc.state(run_id).plans[5]
     assert plan.changed >= 1 and "80000kbit" in plan.diff, plan.diff[-2000:]
     assert "rate" not in in_ns("dmz-gw", "tc", "class", "show", "dev", "eth1").stdout
-    svc.approve(run_id, "rina.kasi", True, "skema bandwidth disetujui")
+    svc.approve(run_id, "rina.kasi", True, "skema bandwidth disetujui", plan_hash=svc.reviewable_plan(run_id))
     _apply(svc, run_id, 5)
 
     assert "rate 80Mbit ceil 80Mbit" in in_ns("dmz-gw", "tc", "class", "show", "dev", "eth1").stdout
@@ -143,7 +143,7 @@ def test_tanbu_device_config_through_sop(svc: RunService, lab: NetboxLab) -> Non
     plan = svc.state(run_id).plans[4]
     assert plan.changed >= 1 and "-ip route 10.99.0.0/24 10.30.1.254" in plan.diff, plan.diff[-2000:]
     assert "HACKED" in vtysh("rtr-core-01", "show running-config"), "planning changes nothing"
-    svc.approve(run_id, "hendra.kabid", True, "perubahan konfigurasi disetujui")
+    svc.approve(run_id, "hendra.kabid", True, "perubahan konfigurasi disetujui", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "pejabat.lab", note="jadwal perubahan: malam ini")
     _apply(svc, run_id, 4)
 
@@ -151,7 +151,7 @@ def test_tanbu_device_config_through_sop(svc: RunService, lab: NetboxLab) -> Non
     assert "HACKED" not in running and "10.99.0.0/24" not in running
     assert "description SVI SKPD-DINKES" in running and "redistribute connected" in running
     svc.complete(run_id, "budi.teknis", note="laporan evaluasi disusun")
-    svc.approve(run_id, "hendra.kabid", True, "laporan diterima")
+    svc.approve(run_id, "hendra.kabid", True, "laporan diterima", plan_hash=svc.reviewable_plan(run_id))
     state = svc.state(run_id)
     assert state.status is RunStatus.CLOSED and state.outcome is Outcome.COMPLETED
     assert "10.99.0.0/24" in _md(state.documents, "laporan_evaluasi")

@@ -45,7 +45,7 @@ def _to_approval(svc: RunService) -> str:
     plan = svc.state(run_id).plans[5]
     assert plan.changed >= 1 and "+router bgp 64512" in plan.diff, plan.diff[-2000:]
     assert (ROUTER_LAB / "cables").read_text().strip() == "rtr-edge-01", "planning changes nothing"
-    svc.approve(run_id, "rina.kasi", True, "rencana teknis penggantian disetujui")
+    svc.approve(run_id, "rina.kasi", True, "rencana teknis penggantian disetujui", plan_hash=svc.reviewable_plan(run_id))
     return run_id
 
 
@@ -73,7 +73,7 @@ def test_replacement_through_sop_closes_with_laporan(svc56: RunService, lab56: N
     assert core_reaches_upstream()
     assert lab56.api.dcim.devices.get(name="rtr-edge-02").status.value == "active"
     svc56.complete(run_id, "rina.kasi", note="draft surat")
-    svc56.approve(run_id, "hendra.kabid", True, "draft diperiksa")
+    svc56.approve(run_id, "hendra.kabid", True, "draft diperiksa", plan_hash=svc56.reviewable_plan(run_id))
     svc56.complete(run_id, "sutrisno.kadis", note="surat dikirim")
     state = svc56.state(run_id)
     assert state.status is RunStatus.CLOSED and state.outcome is Outcome.COMPLETED

@@ -80,7 +80,7 @@ def _to_plan_approval(svc: RunService) -> str:
 
 def _finish(svc: RunService, run_id: str) -> None:
     svc.complete(run_id, "rina.kasi", note="draft surat")
-    svc.approve(run_id, "hendra.kabid", True, "draft diperiksa")
+    svc.approve(run_id, "hendra.kabid", True, "draft diperiksa", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "sutrisno.kadis", note="surat dikirim")
 
 
@@ -92,7 +92,7 @@ def test_full_run_allocates_in_netbox_and_issues_paperwork(e2e: RunService, netb
     assert planned.startswith("203.0.113.") and plan.changed >= 1
     assert plan.stats["sop_plan"]["inside"] == "10.30.1.11"
     assert _public_ips(netbox_api) == [], "the plan must not allocate"
-    e2e.approve(run_id, "rina.kasi", True, "rencana disetujui")
+    e2e.approve(run_id, "rina.kasi", True, "rencana disetujui", plan_hash=e2e.reviewable_plan(run_id))
     e2e.apply(run_id, "budi.teknis")
     ips = _public_ips(netbox_api)
     assert [ip.address for ip in ips] == [planned]
@@ -113,7 +113,7 @@ def test_full_run_allocates_in_netbox_and_issues_paperwork(e2e: RunService, netb
 def test_planned_ip_taken_meanwhile_returns_to_approval(e2e: RunService, netbox_api: Any) -> None:
     run_id = _to_plan_approval(e2e)
     planned = e2e.state(run_id).plans[5].stats["sop_plan"]["address"]
-    e2e.approve(run_id, "rina.kasi", True, "ok")
+    e2e.approve(run_id, "rina.kasi", True, "ok", plan_hash=e2e.reviewable_plan(run_id))
     netbox_api.ipam.ip_addresses.create(address=planned, status="reserved", description="diambil tangan")
     with pytest.raises(ConflictError, match="plan changed since it was approved"):
         e2e.apply(run_id, "budi.teknis")
@@ -121,7 +121,7 @@ def test_planned_ip_taken_meanwhile_returns_to_approval(e2e: RunService, netbox_
     assert state.current == 4 and _public_ips(netbox_api) == []
     new_address = state.plans[5].stats["sop_plan"]["address"]
     assert new_address != planned
-    e2e.approve(run_id, "rina.kasi", True, "rencana baru disetujui")
+    e2e.approve(run_id, "rina.kasi", True, "rencana baru disetujui", plan_hash=e2e.reviewable_plan(run_id))
     e2e.apply(run_id, "budi.teknis")
     assert [ip.address for ip in _public_ips(netbox_api)] == [new_address]
 
@@ -129,7 +129,7 @@ def test_planned_ip_taken_meanwhile_returns_to_approval(e2e: RunService, netbox_
 def test_killed_apply_resumes_with_one_allocation(e2e: RunService, e2e_config: Path, netbox_api: Any) -> None:
     run_id = _to_plan_approval(e2e)
     planned = e2e.state(run_id).plans[5].stats["sop_plan"]["address"].split("/")[0]
-    e2e.approve(run_id, "rina.kasi", True, "ok")
+    e2e.approve(run_id, "rina.kasi", True, "ok", plan_hash=e2e.reviewable_plan(run_id))
     env = {**os.environ, "SOP_CONFIG": str(e2e_config), "SOP_FAULT_HOLD_AFTER_APPLY": "60"}
     proc = subprocess.Popen([sys.executable, "-m", "sop_runner", "apply", run_id, "--as", "budi.teknis"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

@@ -62,8 +62,8 @@ def test_sop24_upgrades_two_hosts_and_reports_the_versions(server_runner: RunSer
         assert installed_version(host) == old[host], "planning must not change the host"
 
     with pytest.raises(ForbiddenError):
-        svc.approve(run_id, "budi.teknis", True, "menyetujui sendiri")
-    svc.approve(run_id, "hendra.kabid", True, "rencana upgrade keamanan disetujui")
+        svc.approve(run_id, "budi.teknis", True, "menyetujui sendiri", plan_hash=svc.reviewable_plan(run_id))
+    svc.approve(run_id, "hendra.kabid", True, "rencana upgrade keamanan disetujui", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "dewi.staf", note="pemberitahuan pemeliharaan dikirim ke pengguna")
 
     t2 = time.monotonic()

@@ -117,8 +117,8 @@ def test_sop25_migrates_debian_12_to_13_with_backup(
     assert sh(host, "test -e /var/backups/sop25 && echo yes || echo no").strip() == "no"
 
     with pytest.raises(ForbiddenError):
-        svc.approve(run_id, "sutrisno.kadis", True, "menyetujui sendiri")
-    svc.approve(run_id, "hendra.kabid", True, "risiko migrasi dapat diterima")
+        svc.approve(run_id, "sutrisno.kadis", True, "menyetujui sendiri", plan_hash=svc.reviewable_plan(run_id))
+    svc.approve(run_id, "hendra.kabid", True, "risiko migrasi dapat diterima", plan_hash=svc.reviewable_plan(run_id))
     svc.complete(run_id, "dewi.staf", note="backup dijalankan bersama migrasi (langkah 5)")
     svc.complete(run_id, "dewi.staf", note="pemberitahuan pemeliharaan dikirim ke pengguna")
 
@@ -137,9 +137,10 @@ def test_sop25_migrates_debian_12_to_13_with_backup(
     assert state.current == 6 and 5 in state.applied
     assert state.applied[5] == state.gate_for(2).plan_hash, "the approved plan was applied"
     svc.complete(run_id, "dewi.staf", note="aplikasi dan database berjalan di OS baru")
-    svc.complete(run_id, "budi.teknis", note="review: versi OS, layanan dan data sesuai")
-    svc.complete(run_id, "budi.teknis", note="OS baru dioperasikan")
-    svc.complete(run_id, "budi.teknis", note="laporan migrasi dibuat")
+    # Rows 7-9 are the Staf's: the table has no Operator DC lane.
+    svc.complete(run_id, "dewi.staf", note="review: versi OS, layanan dan data sesuai")
+    svc.complete(run_id, "dewi.staf", note="OS baru dioperasikan")
+    svc.complete(run_id, "dewi.staf", note="laporan migrasi dibuat")
     state = svc.state(run_id)
     assert state.status is RunStatus.CLOSED and state.outcome is Outcome.COMPLETED
 
