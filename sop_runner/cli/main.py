@@ -11,7 +11,33 @@ import importlib
 import sys
 
 from sop_runner.cli.exitcodes import ExitCode
-from sop_runner.errors import SopError
+from sop_runner.errors import (
+    AuditBrokenError,
+    ConflictError,
+    EnvironmentProblemError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    SopError,
+)
+
+# Each error class of the domain has one exit code: scripts tell a refusal from a failure.
+_EXIT = {
+    InvalidInputError: ExitCode.INVALID_INPUT,
+    ForbiddenError: ExitCode.FORBIDDEN,
+    ConflictError: ExitCode.CONFLICT,
+    NotFoundError: ExitCode.NOT_FOUND,
+    EnvironmentProblemError: ExitCode.ENVIRONMENT,
+    AuditBrokenError: ExitCode.AUDIT_BROKEN,
+}
+
+
+def exit_code(exc: SopError) -> ExitCode:
+    """The exit code of a domain error (its nearest class in ``_EXIT``, else FAILURE)."""
+    for cls in type(exc).__mro__:
+        if cls in _EXIT:
+            return _EXIT[cls]
+    return ExitCode.FAILURE
 
 # Sub-command modules, in the order `sop --help` lists them.
 _COMMANDS = ("lab", "catalogue", "run", "audit", "report", "personas")
@@ -41,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         if exc.hint:
             print(f"  fix: {exc.hint}", file=sys.stderr)
-        return int(exc.exit_code)
+        return int(exit_code(exc))
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED)
     return code

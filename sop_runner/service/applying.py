@@ -16,7 +16,7 @@ from sop_runner.core.run import machine
 from sop_runner.core.run.events import Ev, Event
 from sop_runner.core.run.state import RunState, RunStatus
 from sop_runner.errors import AuditBrokenError, ConflictError, ForbiddenError
-from sop_runner.service import planning
+from sop_runner.service import planning, runctx
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,19 +50,6 @@ class ApplyMixin:
         """What SOP bindings may use as ``run``: id, requester, sop, and the step's output folder."""
         outputs = self.cfg.home / "runs" / state.run_id / "outputs" / f"step{step.number}"
         return {"id": state.run_id, "requester": state.requester, "sop": state.sop_id, "artifacts": str(outputs)}
-
-    @staticmethod
-    def _answers(state: RunState) -> dict[str, str]:
-        """The signed answers of the run so far, ``{"<step>": "ya"|"tidak"}`` (latest per step).
-
-        Given to the apply only, as ``sop_answers``: a decision taken after the plan was approved
-        (SOP 32: Kabid's backup decision after the go-ahead) is a fact of the run, signed by its
-        own gate, that the role checks at apply; it is not part of the plan hash.
-        """
-        answers: dict[str, str] = {}
-        for gate in state.gates:
-            answers[str(gate.step)] = "ya" if gate.action in ("ya", "approve") else "tidak"
-        return answers
 
     def _extravars(self, state: RunState, step: Step) -> dict[str, Any]:
         assert step.automation is not None
@@ -109,17 +96,9 @@ class ApplyMixin:
         )
 
     def _progress_event(self, ev: dict[str, Any]) -> None:
-        data = ev.get("event_data") or {}
-        name = ev.get("event", "")
-        if name in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped"):
-            res = data.get("res") or {}
-            status = {
-                "runner_on_ok": "changed" if isinstance(res, dict) and res.get("changed") else "ok",
-                "runner_on_failed": "FAILED",
-                "runner_on_unreachable": "UNREACHABLE",
-                "runner_on_skipped": "skipped",
-            }[name]
-            self.progress(f"  [{data.get('host', '')}] {data.get('task', '')}: {status}")
+        line = runctx.progress_line(ev)
+        if line:
+            self.progress(line)
 
     def plan(self, run_id: str, username: str, *, sig: Signature | None = None) -> RunState:
         """Plan the automated step that matters now (the current one, or the one being approved)."""
@@ -294,7 +273,8 @@ class ApplyMixin:
             state = self._append(state, pre, signer)
             sop_plan = replan.inputs.stats.get("sop_plan", {})
             applied = self._execute(
-                state, sop, cur, check=False, extra={"sop_approved_plan": sop_plan, "sop_answers": self._answers(state)}
+                state, sop, cur, check=False,
+                extra={"sop_approved_plan": sop_plan, "sop_answers": runctx.answers(state)},
             )
             hold = float(os.environ.get("SOP_FAULT_HOLD_AFTER_APPLY", "0") or 0)
             if hold:  # fault injection for tests: a crash window after the change, before it is recorded

@@ -10,6 +10,7 @@ from sop_runner.core.policy import check_may_act
 from sop_runner.core.run import machine
 from sop_runner.core.run.events import Ev, Event
 from sop_runner.core.run.state import RunState
+from sop_runner.core.text import checked_text
 from sop_runner.errors import ConflictError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -52,8 +53,7 @@ class GateMixin:
         answer = _ANSWERS.get(answer.lower(), "")
         if not answer:
             raise InvalidInputError("answer must be ya or tidak")
-        if not reason.strip():
-            raise InvalidInputError("a decision needs a reason", hint="pass --reason TEXT")
+        checked_text("reason", reason, required=True)
         return self._gate(run_id, username, StepKind.DECISION, answer, answer, reason, step, sig, None)
 
     def approve(
@@ -66,8 +66,7 @@ class GateMixin:
         inbox's plan page). Approving is refused when it is missing or when the run's plan is
         no longer that one: an approval signs what its approver saw, never a newer plan.
         """
-        if not approve and not comment.strip():
-            raise InvalidInputError("a rejection needs a reason", hint="pass --comment TEXT")
+        checked_text("comment", comment, required=not approve)
         action = "approve" if approve else "reject"
         return self._gate(
             run_id, username, StepKind.APPROVAL, action, "ya" if approve else "tidak", comment, step, sig, plan_hash

@@ -26,6 +26,7 @@ from sop_runner.core.policy import check_may_act, check_may_cancel, check_may_re
 from sop_runner.core.run import machine
 from sop_runner.core.run.events import Ev, Event
 from sop_runner.core.run.state import RunState, RunStatus
+from sop_runner.core.text import checked_text
 from sop_runner.errors import ConflictError, InvalidInputError, NotFoundError
 from sop_runner.service import documents, planning
 from sop_runner.service.applying import ApplyMixin, alive
@@ -184,6 +185,7 @@ class RunService(GateMixin, ApplyMixin):
             raise ConflictError(f"step {cur.number} is a {cur.kind}: use `sop decide` or `sop approve/reject`")
         if cur.kind is StepKind.AUTOMATED:
             raise ConflictError(f"step {cur.number} is automated: use `sop plan` and `sop apply`")
+        checked_text("note", note)
         user, signer = self.person(username, sig)
         check_may_act(sop, state, cur, user)
         files = []
@@ -255,8 +257,7 @@ class RunService(GateMixin, ApplyMixin):
             raise ConflictError(f"run {run_id} is applying right now", hint="wait for it to finish")
         user, signer = self.person(username, sig)
         check_may_cancel(state, user)
-        if not reason.strip():
-            raise InvalidInputError("cancelling needs a reason", hint="pass --reason TEXT")
+        checked_text("reason", reason, required=True)
         state = self._append(state, [Event(Ev.CANCELLED, username, {"reason": reason})], signer)
         self.store.release_locks(run_id)
         return state
@@ -271,8 +272,7 @@ class RunService(GateMixin, ApplyMixin):
         """
         if decision not in ("continue", "cancel"):
             raise InvalidInputError("--decision must be 'continue' or 'cancel'", hint="choose one")
-        if not reason.strip():
-            raise InvalidInputError("a resolution needs a reason", hint="pass -m REASON")
+        checked_text("reason", reason, required=True)
         user, signer = self.person(username, sig)
         check_may_resolve(user)
         rows = self.store.run_rows(run_id)
