@@ -117,6 +117,11 @@ class Parameter(_Strict):
     min: float | None = None
     max: float | None = None
     pattern: str = ""
+    max_length: int | None = Field(
+        default=None,
+        ge=1,
+        description="most characters a value (a list: each item) may have; default by type (core/params.py)",
+    )
 
     @field_validator("name")
     @classmethod
@@ -130,6 +135,9 @@ class Parameter(_Strict):
     def _enum_has_choices(self) -> Parameter:
         if self.type == "enum" and not self.choices:
             msg = "an enum parameter needs 'choices'"
+            raise ValueError(msg)
+        if self.max_length is not None and self.type not in ("string", "text", "list"):
+            msg = "'max_length' applies to string, text and list parameters only"
             raise ValueError(msg)
         return self
 
@@ -180,11 +188,37 @@ class Branches(_Strict):
     )
 
 
+class PaperCells(_Strict):
+    """A table row's cells exactly as printed, kept beside an encoding that differs from them."""
+
+    text: str | None = None
+    actor: str | None = Field(default=None, description="the swimlane heading the paper ticks")
+    requires: str | None = None
+    time: str | None = None
+    output: str | None = None
+    remarks: str | None = None
+
+
 class Step(_Strict):
     """One row of the SOP table."""
 
     number: int = Field(ge=1)
-    text: str = Field(description="the 'Uraian Prosedur' cell, typos fixed")
+    text: str = Field(description="the table row's 'Uraian Prosedur' cell, as on paper")
+    paper: PaperCells | None = Field(
+        default=None,
+        description="the row's cells verbatim where the encoding differs from them (an OCR slip "
+        "corrected, a dual time standard); explained in 'note'",
+    )
+    note: str = Field(
+        default="",
+        description="editors' interpretation, not on paper: what the runner needs beyond the row "
+        "(the actor of an output-only row, a branch the paper does not draw) and why",
+    )
+    beyond_table: str = Field(
+        default="",
+        description="why this step is not a row of the paper's table (e.g. taken from the Uraian "
+        "Prosedur because the table stops early); such steps follow the table's rows",
+    )
     actor: str = Field(description="an actor id")
     kind: StepKind
     requires: str = Field(default="", description="Mutu Baku: Syarat/Kelengkapan")
@@ -240,6 +274,9 @@ class Step(_Strict):
             raise ValueError(msg)
         if kind is StepKind.DOCUMENT and not self.document:
             msg = "a document step needs 'document' (a document id)"
+            raise ValueError(msg)
+        if self.paper is not None and not self.note:
+            msg = "a step that keeps 'paper' cells needs a 'note' saying why the encoding differs"
             raise ValueError(msg)
         if self.approves_plan_of is not None and kind is not StepKind.APPROVAL:
             msg = "'approves_plan_of' belongs on an approval step"

@@ -22,6 +22,7 @@ from sop_runner.core.catalogue.model import Group, SopDefinition, Step, StepKind
 
 ACT = "✓"
 DECIDE = "◇"
+BEYOND = "†"
 MUTU_BAKU = ("Syarat/Kelengkapan", "Waktu", "Output")
 
 
@@ -70,8 +71,6 @@ def keterangan(sop: SopDefinition, step: Step) -> str:
         notes.append(f"T→{_target(sop, step, step.branches.tidak)}")
     if step.next is not None:  # the row does not flow into the one below it (e.g. after a rejection)
         notes.append(f"lanjut→{_target(sop, step, step.next)}")
-    if step.approves_plan_of is not None:
-        notes.append(f"menyetujui rencana langkah {step.approves_plan_of}")
     if step.remarks:
         notes.append(step.remarks)
     return "; ".join(notes)
@@ -131,6 +130,9 @@ def _procedure_md(sop: SopDefinition) -> list[str]:
     lines = ["## Uraian Prosedur", ""]
     names = {a.id: a.name for a in sop.actors}
     for step in sop.steps:
+        if not step.text:  # an output-only row: the paper gives no text and no actor
+            lines.append(f"{step.number}. — (output: {' '.join(step.output.split()) or '-'})")
+            continue
         actor = names.get(step.actor, step.actor)
         lines.append(f"{step.number}. {' '.join(step.text.split())} ({actor})")
     return lines
@@ -141,12 +143,11 @@ def _table_md(sop: SopDefinition) -> list[str]:
     head += [f"Mutu Baku: {m}" for m in MUTU_BAKU] + ["Keterangan"]
     lines = ["## Tabel Prosedur", "", *_head(*head)]
     for step in sop.steps:
-        mark = DECIDE if step.kind is StepKind.DECISION else ACT
-        lanes = [mark if a.id == step.actor else "" for a in sop.actors]
+        lanes = _lanes(sop, step)
         lines.append(
             _row(
                 [
-                    str(step.number),
+                    f"{step.number}{BEYOND if step.beyond_table else ''}",
                     step.text,
                     *lanes,
                     step.requires,
@@ -157,6 +158,44 @@ def _table_md(sop: SopDefinition) -> list[str]:
             )
         )
     lines += ["", f"**Total waktu (Mutu Baku):** {total_time_text(sop)}"]
+    if any(s.beyond_table for s in sop.steps):
+        lines += ["", f"{BEYOND} not a row of the paper's table (see Interpretation)."]
+    return lines
+
+
+def _lanes(sop: SopDefinition, step: Step) -> list[str]:
+    """The swimlane marks; an output-only row (no text on paper) has none, as on paper."""
+    if not step.text:
+        return ["" for _ in sop.actors]
+    mark = DECIDE if step.kind is StepKind.DECISION else ACT
+    return [mark if a.id == step.actor else "" for a in sop.actors]
+
+
+def interpretation(sop: SopDefinition, step: Step) -> list[str]:
+    """What the editors added to the paper's row, each item labelled; empty for a plain row."""
+    items: list[str] = []
+    if step.beyond_table:
+        items.append(f"not on paper: {' '.join(step.beyond_table.split())}")
+    if not step.text:
+        items.append(f"runner actor: {sop.actor(step.actor).name}")
+    if step.approves_plan_of is not None:
+        items.append(f"approves the plan of step {step.approves_plan_of}")
+    if step.paper is not None:
+        cells = step.paper.model_dump(exclude_none=True)
+        items += [f"on paper, {name}: {json.dumps(value, ensure_ascii=False)}" for name, value in cells.items()]
+    if step.note:
+        items.append(f"note: {' '.join(step.note.split())}")
+    return items
+
+
+def _interpretation_md(sop: SopDefinition) -> list[str]:
+    lines = ["## Interpretation (editors, not on paper)", ""]
+    rows = [(step.number, interpretation(sop, step)) for step in sop.steps]
+    rows = [(n, items) for n, items in rows if items]
+    if not rows:
+        return [*lines, "None: every step is its paper row as printed."]
+    lines += _head("No", "Interpretation")
+    lines += [_row([str(n), "; ".join(items)]) for n, items in rows]
     return lines
 
 
@@ -202,6 +241,7 @@ def render_markdown(sop: SopDefinition) -> str:
         _header_md(sop),
         _procedure_md(sop),
         _table_md(sop),
+        _interpretation_md(sop),
         _parameters_md(sop),
         _documents_md(sop),
         _automation_md(sop),
@@ -222,13 +262,15 @@ def render_text(sop: SopDefinition) -> str:
     names = {a.id: a.name for a in sop.actors}
     for step in sop.steps:
         mark = DECIDE if step.kind is StepKind.DECISION else ACT
-        out.append(f"  {step.number}. {' '.join(step.text.split())}")
-        out.append(f"     {mark} {names.get(step.actor, step.actor)}")
+        out.append(f"  {step.number}. {' '.join(step.text.split()) or '(output only)'}")
+        if step.text:
+            out.append(f"     {mark} {names.get(step.actor, step.actor)}")
         for label, value in zip(MUTU_BAKU, (step.requires, step.time, step.output), strict=True):
             out.append(f"     {label}: {' '.join(value.split()) or '-'}")
         note = keterangan(sop, step)
         if note:
             out.append(f"     Keterangan: {' '.join(note.split())}")
+        out += [f"     Interpretation, {item}" for item in interpretation(sop, step)]
         out.append(f"     Otomasi: {automation_binding(step)}")
     out += ["", f"Total waktu (Mutu Baku): {total_time_text(sop)}", "", "Parameter:"]
     for p in sop.parameters:
