@@ -23,7 +23,7 @@ from sop_runner.core.run.machine import after
 #   7  (blank: Laporan rekap VPS)
 #   total = 10 + 10 + 30 + 15 + 10 + 1440 = 1515 minutes
 SOP20_MINUTES = 1515
-SOP20_STEPS = 8  # row 6 split: Kasi's plan approval (6), automated creation (7)
+SOP20_STEPS = 7  # one step per paper row
 
 # SOP 24 UPGRADE OPERATING SYSTEM SERVER, Waktu column row by row:
 #   1  30 menit    =              30   reminder upgrade OS
@@ -38,7 +38,7 @@ SOP24_STEPS = 6
 
 # SOP 32 PENGHAPUSAN DATABASE: the paper's table has 6 rows and stops after the coordination
 # row; Uraian Prosedur 7-9 (delete, Kabid checks the letter, letter sent) are steps 7-9.
-SOP32_STEPS = 9
+SOP32_STEPS = 9  # 6 paper rows, then Uraian Prosedur 7-9 marked beyond_table (the table stops early)
 
 
 def test_sop20_total_time_matches_hand_sum() -> None:
@@ -57,31 +57,26 @@ def test_sop24_total_time_matches_hand_sum() -> None:
 def test_sop20_steps_and_branches() -> None:
     sop = load_sop("20-pembuatan-vps.yml")
     assert [s.number for s in sop.steps] == list(range(1, SOP20_STEPS + 1))
-    decisions = [s for s in sop.steps if s.kind is StepKind.DECISION]
-    # Staf approves or refuses (3): approval goes to the minutes of acceptance (5), refusal to
-    # the notification to the user (4), which ends the run.
-    assert [s.number for s in decisions] == [3]
-    branches = decisions[0].branches
-    assert branches is not None
-    assert (branches.ya, branches.tidak) == (5, 4)
+    # Staf approves or refuses (3), and that approval signs the plan of the creation (6): the
+    # paper's row 6 holds both the verification and the work, so the gate sits on row 3.
+    gate = sop.step(3)
+    assert gate.kind is StepKind.APPROVAL and gate.approves_plan_of == 6
+    assert gate.branches is not None
+    assert (gate.branches.ya, gate.branches.tidak) == (5, 4)
     assert sop.step(4).kind is StepKind.NOTIFY
     assert sop.step(4).next == "end"
-    # Kasi verifies the approval before the VPS is made (6); no verification ends the run.
-    verify = sop.step(6)
-    assert verify.kind is StepKind.APPROVAL
-    assert verify.branches is not None
-    assert verify.branches.tidak == "end"
-    assert verify.approves_plan_of == 7
-    create = sop.step(7)
+    assert sop.step(4).note, "ending the refusal before row 5 is an interpretation and says so"
+    create = sop.step(6)
     assert create.kind is StepKind.AUTOMATED and create.technical
     assert create.automation is not None and create.automation.role == "vps"
+    assert create.time == "1 x 24 jam"
     # the paths through the runner
     refused = after(sop, sop.step(3), "tidak")
     assert (refused.step, refused.rejects_request) == (4, True)
     assert after(sop, sop.step(4)).step is None
     assert after(sop, sop.step(3), "ya").step == 5
     assert after(sop, sop.step(5)).step == 6
-    assert after(sop, sop.step(6), "ya").step == 7
+    assert after(sop, sop.step(6)).step == 7
 
 
 def test_sop32_steps_and_branches() -> None:

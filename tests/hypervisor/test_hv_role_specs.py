@@ -20,8 +20,8 @@ def test_argument_specs_keys_equal_defaults_keys(role: str) -> None:
 
 
 @pytest.mark.parametrize(("sop", "step", "playbook", "role"), [
-    ("wonosobo/20-pembuatan-vps.yml", 7, "playbooks/sop20_vps_create.yml", "vps"),
-    ("wonosobo/21-penghapusan-vps.yml", 7, "playbooks/sop21_vps_delete.yml", "vps"),
+    ("wonosobo/20-pembuatan-vps.yml", 6, "playbooks/sop20_vps_create.yml", "vps"),
+    ("wonosobo/21-penghapusan-vps.yml", 6, "playbooks/sop21_vps_delete.yml", "vps"),
     ("wonosobo/22-penambahan-sumberdaya-vps.yml", 4, "playbooks/sop22_vps_resize.yml", "vps"),
     ("wonosobo/07-penambahan-rak-server.yml", 5, "playbooks/sop07_rack_add.yml", "dc_assets"),
     ("wonosobo/08-pemasangan-server.yml", 7, "playbooks/sop08_server_install.yml", "dc_assets"),
