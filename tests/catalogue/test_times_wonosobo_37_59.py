@@ -81,6 +81,6 @@ def test_sop56_steps_and_branches() -> None:
 
 def test_sop59_is_the_urgent_path() -> None:
     sop = load_sop("59-penanganan-serangan-siber-dmz.yml")
-    assert len(sop.steps) == 6
+    assert len(sop.steps) == 7  # the last row: feedback to the reporter
     assert sop.urgent_path is True
     assert sop.urgent_approval_deadline == "1 x 24 jam"

@@ -112,6 +112,8 @@ def test_sop59_urgent_response_then_late_approval(server_runner: RunService, lab
     assert state.current == 5, "step 4 is recorded as applied, not run twice"
     svc.complete(run_id, "rina.kasi", note="draft nota dinas laporan kejadian")
     svc.approve(run_id, "hendra.kabid", True, "nota dinas diperiksa dan ditandatangani")
+    assert svc.state(run_id).current == 7, "the paper's last row: feedback to the reporter"
+    svc.complete(run_id, "rina.kasi", note="feedback dikirim ke pelapor melalui email")
     state = svc.state(run_id)
     assert state.status is RunStatus.CLOSED and state.outcome is Outcome.COMPLETED
 
