@@ -1,21 +1,34 @@
 """Run one playbook with ansible-runner and collect what the runner needs from it.
 
-Secrets never reach stored artifacts: they travel in the process environment (which
-ansible-runner does not write to disk), and after every run the artifacts directory is
-scrubbed of every known secret value as a second line of defence.
+What the adapter guarantees, whatever the playbook does and however the run ends:
+
+- **Data is never code.** Every extra var reaches Ansible through an ``!unsafe`` YAML file
+  (see ``extravars.py``): a value that looks like Jinja is printed, never evaluated.
+- **Secrets never rest in artifacts.** The secret variables reach ansible-playbook over the
+  pseudo-terminal, not through the environment ansible-runner writes to ``command``
+  (``secret_exec.py``); ansible-playbook censors its own output and partial events, the
+  event handler censors each event before ansible-runner writes it, facts stay in memory,
+  and the whole private data dir is scrubbed again when the playbook returns. Everything
+  the adapter writes is 0600 in 0700 directories.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import secrets as _random
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sop_runner.adapters.execution import secret_exec
 from sop_runner.adapters.execution.diffs import render_task_diff
-from sop_runner.adapters.execution.redact import scrub_tree
+from sop_runner.adapters.execution.extravars import write_extravars
+from sop_runner.adapters.execution.redact import redact_data, redact_event, scrub_run_dir
 
 EventSink = Callable[[dict[str, Any]], None]
 
@@ -119,6 +132,53 @@ def _collect(result: PlaybookResult, ev: dict[str, Any]) -> None:
         result.errors.append(f"{host}: {task}: {msg or 'failed'}")
 
 
+def ansible_env(repo_root: Path) -> dict[str, str]:
+    """The settings the runner gives ansible-playbook (part of what a plan hash covers)."""
+    return {
+        "ANSIBLE_CONFIG": str(repo_root / "ansible.cfg"),
+        "ANSIBLE_ROLES_PATH": str(repo_root / "roles"),
+        "ANSIBLE_LIBRARY": str(repo_root / "plugins" / "modules"),
+        "ANSIBLE_MODULE_UTILS": str(repo_root / "plugins" / "module_utils"),
+        "ANSIBLE_FILTER_PLUGINS": str(repo_root / "plugins" / "filter"),
+        # ansible-runner appends its own callback directory to this one.
+        "ANSIBLE_CALLBACK_PLUGINS": str(repo_root / "plugins" / "callback"),
+        # Modules reach the local connection over stdin, not as AnsiballZ files holding their
+        # arguments (a token among them) in ~/.ansible/tmp, where a killed run left them.
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+    }
+
+
+def _secret_names(secrets: list[str]) -> list[str]:
+    """Environment variables holding a secret value: they reach the playbook over the pty."""
+    wanted = {s for s in secrets if s}
+    return sorted(k for k, v in os.environ.items() if v and v in wanted and not k.startswith("SOP_RUNNER_"))
+
+
+def _job_env_only(status: dict[str, Any], runner_config: Any) -> None:
+    """Rewrite ``command`` to the environment the runner chose, before ansible-playbook starts.
+
+    ansible-runner writes the whole process environment there (a database password or any
+    token the operator exported); the job needs only the ANSIBLE_/AWX_/RUNNER_ settings.
+    """
+    if status.get("status") != "running":
+        return
+    path = Path(str(getattr(runner_config, "artifact_dir", ""))) / "command"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    env = data.get("env") or {}
+    keep = ("ANSIBLE_", "AWX_", "RUNNER_", "SOP_RUNNER_")
+    data["env"] = {k: v for k, v in env.items() if k.startswith(keep) or k == "PATH"}
+    tmp = path.with_name("command.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False)
+    tmp.replace(path)
+
+
 def run_playbook(
     playbook: Path,
     *,
@@ -135,56 +195,62 @@ def run_playbook(
     """Run ``playbook`` (``--check --diff`` when ``check``) and return its results."""
     import ansible_runner
 
-    workdir.mkdir(parents=True, exist_ok=True)
+    secrets = [s for s in secrets or [] if s]
+    workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    workdir.chmod(0o700)
     result = PlaybookResult(status="unstarted", rc=-1)
 
     def handler(ev: dict[str, Any]) -> bool:
+        redact_event(ev, secrets)
         _collect(result, ev)
         if on_event is not None:
             on_event(ev)
-        return True  # keep the event in the artifacts too
+        return True  # keep the (censored) event in the artifacts too
 
-    cmdline = "--diff --check" if check else "--diff"
+    vars_file = write_extravars(workdir / "sop-extravars.yml", extravars)
+    args = ["-m", secret_exec.__name__, "--diff"]
+    if check:
+        args.append("--check")
     if limit:
-        cmdline += f" --limit {limit}"
-    env = {
-        "ANSIBLE_CONFIG": str(repo_root / "ansible.cfg"),
-        "ANSIBLE_ROLES_PATH": str(repo_root / "roles"),
-        "ANSIBLE_LIBRARY": str(repo_root / "plugins" / "modules"),
-        "ANSIBLE_MODULE_UTILS": str(repo_root / "plugins" / "module_utils"),
-        "ANSIBLE_FILTER_PLUGINS": str(repo_root / "plugins" / "filter"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
+        args += ["--limit", limit]
+    args += ["-e", f"@{vars_file}", str(playbook)]
+    names = _secret_names(secrets)
+    nonce = _random.token_hex(8)
+    envvars = {
+        **ansible_env(repo_root),
         # ansible-runner finds ansible-playbook on PATH: use the one beside this interpreter.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        secret_exec.NAMES_ENV: ",".join(names),
+        secret_exec.NONCE_ENV: nonce,
+        **dict.fromkeys(names, ""),
     }
-    # ansible-runner writes ``envvars`` into env/ on disk; only non-secret settings go there.
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    passwords = {re.escape(secret_exec.prompt(nonce)): json.dumps({n: os.environ[n] for n in names})}
+    old_umask = os.umask(0o077)
+    envvars[secret_exec.UMASK_ENV] = f"{old_umask:o}"
     try:
         runner = ansible_runner.run(
             private_data_dir=str(workdir),
             project_dir=str(repo_root),
             playbook=str(playbook),
+            binary=sys.executable,
+            cmdline=shlex.join(args),
             inventory=inventory,
-            extravars=extravars,
-            cmdline=cmdline,
+            envvars=envvars,
+            passwords=passwords,
             ident=ident,
             quiet=True,
             event_handler=handler,
+            status_handler=_job_env_only,
             suppress_env_files=True,
+            fact_cache_type="memory",
         )
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        os.umask(old_umask)
     result.status = str(runner.status)
     result.rc = int(runner.rc if runner.rc is not None else -1)
     result.artifacts = str(workdir / "artifacts" / ident)
-    if secrets:
-        scrub_tree(workdir, secrets)
+    scrub_run_dir(workdir, secrets)
+    result.errors = [str(redact_data(e, secrets)) for e in result.errors]
     if not result.ok and not result.errors:
         result.errors.append(f"ansible-playbook ended {runner.status} (rc={runner.rc}); see {result.artifacts}/stdout")
     return result
