@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from sop_runner.adapters.execution import inputs
 from sop_runner.adapters.execution.redact import redact_data
-from sop_runner.adapters.execution.runner import EventSink, PlaybookResult, run_playbook
+from sop_runner.adapters.execution.runner import EventSink, PlaybookResult, ansible_env, run_playbook
 from sop_runner.core.canonical import sha256_hex
 from sop_runner.core.catalogue.model import Automation, SopDefinition, Step
 from sop_runner.core.plan import PlanInputs
@@ -55,32 +56,6 @@ def targets(auto: Automation, params: dict[str, Any], run: dict[str, Any]) -> li
     return keys
 
 
-def _roles_of(playbook: Path) -> set[str]:
-    """Role names a playbook uses (roles: lists and include/import_role tasks)."""
-    names: set[str] = set()
-    try:
-        plays = yaml.safe_load(playbook.read_text(encoding="utf-8")) or []
-    except (OSError, yaml.YAMLError):
-        return names
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, val in node.items():
-                if key == "roles" and isinstance(val, list):
-                    for r in val:
-                        names.add(str(r.get("role", r.get("name", ""))) if isinstance(r, dict) else str(r))
-                elif key.endswith(("include_role", "import_role")) and isinstance(val, dict):
-                    names.add(str(val.get("name", "")))
-                else:
-                    walk(val)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(plays)
-    return {n for n in names if n and "{{" not in n}
-
-
 def tree_digest(paths: list[Path], root: Path) -> str:
     """SHA-256 over the relative names and contents of every file under ``paths``."""
     parts: list[str] = []
@@ -93,11 +68,54 @@ def tree_digest(paths: list[Path], root: Path) -> str:
     return sha256_hex("\n".join(parts))
 
 
+def _named_inputs(repo: Path) -> dict[str, list[Path]]:
+    env = {**{k: v for k, v in os.environ.items() if k.startswith("ANSIBLE_")}, **ansible_env(repo)}
+    return inputs.config_paths(Path(env["ANSIBLE_CONFIG"]), env)
+
+
 def code_digest(repo: Path, playbook: Path) -> str:
-    """Digest of the playbook, the roles it uses and the project's plugins."""
-    paths = [playbook, repo / "plugins"]
-    paths += [repo / "roles" / r for r in _roles_of(playbook) if (repo / "roles" / r).is_dir()]
-    return tree_digest([p for p in paths if p.exists()], repo)
+    """Digest of the playbook (and those it imports), every role it reaches, and plugins/.
+
+    Roles are followed through include_role/import_role/meta dependencies and looked up in
+    every directory Ansible searches, so a role added beside the playbook to shadow a
+    reviewed one changes the digest.
+    """
+    repo = repo.resolve()
+    books = inputs.imported_playbooks(playbook)
+    roles = inputs.role_dirs(books, _named_inputs(repo).get("roles_path") or [repo / "roles"])
+    paths = [*books, repo / "plugins", *roles]
+    inside = [p.resolve() for p in paths if p.exists() and p.resolve().is_relative_to(repo)]
+    outside = [p for p in paths if p.exists() and not p.resolve().is_relative_to(repo)]
+    code = tree_digest(inside, repo)
+    return code if not outside else sha256_hex(code + inputs.file_digest(outside))
+
+
+def config_digest(repo: Path, playbook: Path, inventory: str | None, secrets: list[str]) -> str:
+    """Digest of everything else ansible-playbook reads; refuses check-mode-dependent vars.
+
+    ansible.cfg and the files it names (roles and collections are covered by their own
+    digests), group_vars/host_vars beside each playbook and each inventory source, the
+    inventories ansible.cfg names, the collections the code names, and the environment.
+    """
+    env = ansible_env(repo)
+    cfg = Path(env["ANSIBLE_CONFIG"])
+    named = _named_inputs(repo)
+    books = inputs.imported_playbooks(playbook)
+    sources = inputs.inventory_sources(inventory, named)
+    vars_dirs = [d for b in books for d in inputs.vars_dirs(b.parent)]
+    vars_dirs += [d for s in sources for d in inputs.vars_dirs(s.parent if s.is_file() else s)]
+    inputs.refuse_check_mode_vars([cfg, *sources, *[d for d in vars_dirs if d.exists()]])
+    own_digest = ("roles_path", "collections_path", "collections_paths")
+    other = [p for k, ps in named.items() if k not in own_digest for p in ps]
+    roles = inputs.role_dirs(books, named.get("roles_path") or [repo / "roles"])
+    collections = inputs.collection_dirs([*books, *roles, *sources, cfg], inputs.collection_roots(playbook, named))
+    return inputs.describe({
+        "ansible.cfg": inputs.file_digest([cfg]),
+        "named": inputs.file_digest(other),
+        "vars": inputs.file_digest(vars_dirs),
+        "collections": inputs.collection_digest(collections),
+        "env": inputs.env_digest(env, secrets),
+    })
 
 
 def inventory_digest(inventory: str | None) -> str:
@@ -144,6 +162,8 @@ def execute(
     playbook = (repo / step.automation.playbook).resolve()
     inv = inventory
     inv_digest = inventory_digest(inv)
+    # Before anything runs: a check-mode-dependent vars file is refused, not planned.
+    cfg_digest = config_digest(repo, playbook, inv, secrets)
     result = run_playbook(
         playbook,
         extravars=extravars,
@@ -166,6 +186,7 @@ def execute(
         step=step.number,
         code_digest=code_digest(repo, playbook),
         inventory_digest=inv_digest,
+        config_digest=cfg_digest,
         extravars=redact_data(extravars, secrets),
         stats=stats,
         tasks=summary,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sop_runner.service.planning import inventory_digest
 
 
@@ -37,3 +39,78 @@ def test_one_target_template_locks_each_host() -> None:
         "targets": ["{% for s in params.servers %}server:{{ s }} {% endfor %}", "server:{{ params.servers[0] }}"],
     })
     assert targets(auto, {"servers": ["srv-b", "srv-a"]}, {}) == ["server:srv-b", "server:srv-a"]
+
+
+def _tree(tmp_path: Path) -> tuple[Path, Path]:
+    """A small project: ansible.cfg, a playbook using role a, which includes role b."""
+    repo = tmp_path / "repo"
+    for d in ("playbooks", "roles/a/tasks", "roles/b/tasks", "roles/c/tasks", "plugins", "inventory"):
+        (repo / d).mkdir(parents=True)
+    (repo / "ansible.cfg").write_text("[defaults]\nroles_path = roles\ninventory = inventory/hosts.yml\n")
+    (repo / "inventory" / "hosts.yml").write_text("all:\n  hosts:\n    localhost:\n")
+    book = repo / "playbooks" / "book.yml"
+    book.write_text("- hosts: localhost\n  roles:\n    - a\n")
+    (repo / "roles/a/tasks/main.yml").write_text("- ansible.builtin.include_role:\n    name: b\n")
+    (repo / "roles/b/tasks/main.yml").write_text("- community.general.redfish_info: {}\n")
+    (repo / "roles/c/tasks/main.yml").write_text("- ansible.builtin.debug: {}\n")
+    return repo, book
+
+
+def _digests(repo: Path, book: Path) -> tuple[str, str]:
+    from sop_runner.service.planning import code_digest, config_digest
+
+    return code_digest(repo, book), config_digest(repo, book, None, ["s3cret-token"])
+
+
+def test_every_input_of_the_apply_is_hashed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo, book = _tree(tmp_path)
+    monkeypatch.setenv("NETBOX_URL", "http://netbox.example:8000")
+    monkeypatch.setenv("NETBOX_TOKEN", "s3cret-token")
+    code, config = _digests(repo, book)
+    assert _digests(repo, book) == (code, config), "two plans of an unchanged tree must hash the same"
+
+    (repo / "roles/c/tasks/main.yml").write_text("- ansible.builtin.debug: {msg: x}\n")
+    assert _digests(repo, book) == (code, config), "a role the playbook never reaches is not an input"
+    (repo / "roles/b/tasks/main.yml").write_text("- ansible.builtin.debug: {}\n")
+    assert _digests(repo, book)[0] != code, "a role reached through include_role is an input"
+    code, config = _digests(repo, book)
+    (repo / "playbooks/roles/a/tasks").mkdir(parents=True)
+    (repo / "playbooks/roles/a/tasks/main.yml").write_text("- ansible.builtin.debug: {}\n")
+    assert _digests(repo, book)[0] != code, "a role beside the playbook shadows roles_path"
+
+    steps = [
+        ("host_vars beside the playbook", lambda: (repo / "playbooks/host_vars").mkdir()
+         or (repo / "playbooks/host_vars/localhost.yml").write_text("netbox_url: http://evil\n")),
+        ("group_vars beside the inventory", lambda: (repo / "inventory/group_vars").mkdir()
+         or (repo / "inventory/group_vars/all.yml").write_text("x: 1\n")),
+        ("the inventory ansible.cfg names", lambda: (repo / "inventory/hosts.yml").write_text("all: {}\n")),
+        ("ansible.cfg", lambda: (repo / "ansible.cfg").write_text(
+            (repo / "ansible.cfg").read_text() + "forks = 1\n")),
+        ("NETBOX_URL", lambda: monkeypatch.setenv("NETBOX_URL", "http://evil.example")),
+        ("an ANSIBLE_ variable", lambda: monkeypatch.setenv("ANSIBLE_TIMEOUT", "99")),
+    ]
+    for what, change in steps:
+        before = _digests(repo, book)[1]
+        change()
+        assert _digests(repo, book)[1] != before, f"changing {what} must change the plan hash"
+    before = _digests(repo, book)[1]
+    monkeypatch.setenv("NETBOX_TOKEN", "rotated-token")
+    from sop_runner.service.planning import config_digest
+
+    assert config_digest(repo, book, None, ["rotated-token"]) == before, "secret values are never hashed"
+
+
+def test_check_mode_dependent_vars_are_refused(tmp_path: Path) -> None:
+    from sop_runner.errors import InvalidInputError
+
+    repo, book = _tree(tmp_path)
+    (repo / "playbooks/host_vars").mkdir()
+    hv = repo / "playbooks/host_vars/localhost.yml"
+    hv.write_text("ansible_host: \"{{ '127.0.0.1' if ansible_check_mode else '203.0.113.9' }}\"\n")
+    with pytest.raises(InvalidInputError, match=r"host_vars/localhost\.yml mentions ansible_check_mode") as err:
+        _digests(repo, book)
+    assert "remove the check-mode condition" in err.value.hint
+    hv.unlink()
+    (repo / "ansible.cfg").write_text("[defaults]\n# ansible_check_mode\n")
+    with pytest.raises(InvalidInputError, match=r"ansible\.cfg mentions ansible_check_mode"):
+        _digests(repo, book)
