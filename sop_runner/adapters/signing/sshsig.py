@@ -16,7 +16,7 @@ from sop_runner.core.signing import NAMESPACE
 from sop_runner.errors import EnvironmentProblemError, ForbiddenError
 
 
-def sign(payload: bytes, private_key: Path) -> str:
+def sign(payload: bytes, private_key: Path, *, namespace: str = NAMESPACE) -> str:
     """Sign ``payload`` with an OpenSSH private key; return the armored signature."""
     if not private_key.is_file():
         raise ForbiddenError(f"private key {private_key} not found", hint="pass --key PATH to your SSH private key")
@@ -24,7 +24,7 @@ def sign(payload: bytes, private_key: Path) -> str:
         msg = Path(tmp) / "payload"
         msg.write_bytes(payload)
         proc = subprocess.run(
-            ["ssh-keygen", "-q", "-Y", "sign", "-f", str(private_key), "-n", NAMESPACE, str(msg)],
+            ["ssh-keygen", "-q", "-Y", "sign", "-f", str(private_key), "-n", namespace, str(msg)],
             capture_output=True,
             text=True,
             check=False,
@@ -47,10 +47,14 @@ def allowed_signers(users: Iterable[User]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def verify(payload: bytes, signature: str, principal: str, signers_file: Path) -> str | None:
+def verify(
+    payload: bytes, signature: str, principal: str, signers_file: Path, *, namespace: str = NAMESPACE
+) -> str | None:
     """None if ``signature`` is ``principal``'s over ``payload``; else the reason it is not."""
     if "BEGIN SSH SIGNATURE" not in signature:
         return "not an SSH signature"
+    if not signature.isascii():
+        return "garbled SSH signature (not ASCII)"
     with tempfile.TemporaryDirectory(prefix="sop-verify-") as tmp:
         sig = Path(tmp) / "sig"
         sig.write_text(signature, encoding="ascii")
@@ -65,7 +69,7 @@ def verify(payload: bytes, signature: str, principal: str, signers_file: Path) -
                     "-I",
                     principal,
                     "-n",
-                    NAMESPACE,
+                    namespace,
                     "-s",
                     str(sig),
                 ],
