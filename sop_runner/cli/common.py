@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from typing import Any
 
 from sop_runner.config import load_config
+from sop_runner.core.params import preview
 from sop_runner.errors import InvalidInputError
 from sop_runner.service.runs import RunService
 
@@ -56,17 +58,42 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
-    """--param k=v (repeatable); a value may be a JSON list."""
+    """--param k=v (repeatable); a value may be a JSON list. Every problem is reported at once."""
     out: dict[str, Any] = {}
+    problems: list[str] = []
     for item in items:
         if "=" not in item:
-            raise InvalidInputError(f"--param {item!r} must be NAME=VALUE")
+            problems.append(f"--param {preview(item)} must be NAME=VALUE")
+            continue
         key, value = item.split("=", 1)
+        key = key.strip()
+        if not _PARAM_NAME.fullmatch(key):
+            problems.append(f"--param {preview(key)}: not a parameter name (lower-case letters, digits and "
+                            "underscores, starting with a letter; `sop catalogue show SOP` lists them)")
+            continue
+        if key in out:
+            problems.append(f"--param {key}: given twice; give each parameter once")
+            continue
+        out[key] = value
         if value.startswith("["):
             try:
-                out[key.strip()] = json.loads(value)
-                continue
+                out[key] = json.loads(value, parse_constant=_no_constant)
             except json.JSONDecodeError:
-                pass
-        out[key.strip()] = value
+                pass  # not JSON: plain text that happens to start with "[", e.g. "[draft] ..."
+            except RecursionError:
+                problems.append(f"--param {key}: nested too deeply; give a flat list like [\"a\", \"b\"]")
+            except ValueError as exc:
+                problems.append(f"--param {key}: {exc}")
+    if problems:
+        raise InvalidInputError("invalid --param:\n  " + "\n  ".join(problems),
+                                hint="give each parameter once as --param name=value; nothing was created")
     return out
+
+
+_PARAM_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def _no_constant(name: str) -> Any:
+    """JSON's NaN and Infinity are no values a request can use."""
+    msg = f"{name} is not a finite number; write the value as text or a finite number"
+    raise ValueError(msg)
