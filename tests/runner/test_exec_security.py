@@ -201,7 +201,8 @@ def test_secret_never_rests_in_artifacts_of_a_killed_run(tmp_path: Path) -> None
     book = tmp_path / "book.yml"
     book.write_text(_KILL_BOOK)
     workdir = tmp_path / "wd"
-    env = {**os.environ, "NETBOX_TOKEN": token}
+    unlisted = "pg_" + uuid.uuid4().hex  # a secret nobody configured: kept out of ``command``
+    env = {**os.environ, "NETBOX_TOKEN": token, "PGPASSWORD": unlisted}
     proc = subprocess.Popen(
         [sys.executable, "-c", _DRIVER, str(book), str(workdir), str(REPO), _local_inventory(tmp_path)],
         env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -219,7 +220,39 @@ def test_secret_never_rests_in_artifacts_of_a_killed_run(tmp_path: Path) -> None
     files = [p for p in workdir.rglob("*") if p.is_file()]
     assert any(p.name == "command" for p in files) and any(p.parent.name == "job_events" for p in files)
     _assert_private_and_clean(workdir, token)
+    command = json.loads((workdir / "artifacts" / "apply" / "command").read_text())
+    assert unlisted not in json.dumps(command) and not command["env"].get("NETBOX_TOKEN")
     # The events are still there, censored, so the operator can see how far the run got.
     shown = [json.loads(p.read_text()) for p in files if p.parent.name == "job_events" and p.suffix == ".json"]
     debug = [e for e in shown if e.get("event") == "runner_on_ok" and e["event_data"].get("task") == "Show the token"]
     assert debug and debug[0]["event_data"]["res"]["msg"] == f"token is {MASK}"
+
+
+def test_ansible_playbook_censors_what_it_writes_itself(tmp_path: Path) -> None:
+    """The partial events ansible-playbook writes (the runner had no chance to censor them) and
+    its output hold the mask, not the token: run the wrapper alone, with no runner reading."""
+    from ansible_runner.utils import get_callback_dir
+
+    from sop_runner.adapters.execution import secret_exec
+
+    token = "nbt_" + uuid.uuid4().hex
+    book = tmp_path / "book.yml"
+    book.write_text(_KILL_BOOK.split("    - name: Hold", maxsplit=1)[0])
+    artifacts = tmp_path / "artifacts"
+    (artifacts / "job_events").mkdir(parents=True)
+    env = {**os.environ, "NETBOX_TOKEN": "", secret_exec.NAMES_ENV: "NETBOX_TOKEN",
+           secret_exec.NONCE_ENV: "n1", "AWX_ISOLATED_DATA_DIR": str(artifacts),
+           "ANSIBLE_STDOUT_CALLBACK": "awx_display", "ANSIBLE_CALLBACK_PLUGINS": get_callback_dir(),
+           "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
+    done = subprocess.run(
+        [sys.executable, "-m", secret_exec.__name__, "-i", _local_inventory(tmp_path), str(book)],
+        input=json.dumps({"NETBOX_TOKEN": token}) + "\n", env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert secret_exec.prompt("n1") in done.stdout
+    partials = list((artifacts / "job_events").glob("*-partial.json"))
+    assert partials, "awx_display wrote no partial events"
+    assert token not in done.stdout + done.stderr
+    assert not [p for p in partials if token in p.read_text()]
+    assert any(f"token is {MASK}" in p.read_text() for p in partials)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import select
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ from sop_runner.adapters.execution.redact import redact_data, redact_text
 NAMES_ENV = "SOP_RUNNER_SECRET_ENV"
 NONCE_ENV = "SOP_RUNNER_SECRET_NONCE"
 UMASK_ENV = "SOP_RUNNER_CHILD_UMASK"
+ANSWER_TIMEOUT_S = 60
 
 
 def prompt(nonce: str) -> str:
@@ -35,6 +37,12 @@ def prompt(nonce: str) -> str:
 def _receive(names: list[str]) -> list[str]:
     sys.stdout.write(prompt(os.environ.get(NONCE_ENV, "")))
     sys.stdout.flush()
+    # ansible-runner answers within its expect loop; a runner that never does must not leave
+    # a playbook waiting for ever.
+    ready, _, _ = select.select([sys.stdin], [], [], ANSWER_TIMEOUT_S)
+    if not ready:
+        sys.stderr.write(f"sop-runner: no secrets received within {ANSWER_TIMEOUT_S} s; not running the playbook\n")
+        raise SystemExit(70)
     line = sys.stdin.readline()
     values = json.loads(line) if line.strip() else {}
     if not isinstance(values, dict):
@@ -77,11 +85,11 @@ def _censor_events(secrets: list[str]) -> None:
         original(self)
         # The stdout callback (ansible-runner's awx_display) is loaded now; its module holds
         # the one event context whose cache writes the partial event files.
-        module = sys.modules.get(type(getattr(self, "_stdout_callback", None)).__module__)
-        context = getattr(module, "event_context", None)
-        cache = getattr(context, "cache", None)
-        if cache is not None and not isinstance(cache, _CensoringCache):
-            context.cache = _CensoringCache(cache, secrets)  # type: ignore[union-attr]
+        for plugin in getattr(self, "_callback_plugins", []):
+            context = getattr(sys.modules.get(type(plugin).__module__), "event_context", None)
+            cache = getattr(context, "cache", None)
+            if cache is not None and not isinstance(cache, _CensoringCache):
+                context.cache = _CensoringCache(cache, secrets)  # type: ignore[union-attr]
 
     TaskQueueManager.load_callbacks = load_callbacks
 
