@@ -15,6 +15,7 @@ import yaml
 
 from sop_runner.core.people import User
 from sop_runner.errors import InvalidInputError, NotFoundError
+from sop_runner.secretfiles import private_dir
 
 
 def repo_root() -> Path:
@@ -146,5 +147,7 @@ def load_config(path: str | None = None) -> RunnerConfig:
         if data.get("runner_key")
         else home / "keys" / "runner_ed25519",
     )
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # The database, artifacts and the runner's key live here: a home made before this rule
+    # (0755 by default) is narrowed too, not only a new one.
+    private_dir(home)
     return cfg

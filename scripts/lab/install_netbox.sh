@@ -20,7 +20,10 @@ for tool in gcc pg_config; do
 done
 
 log "netbox: installing $version into $venv with $py (first time: several minutes, ~550 MB)"
-mkdir -p "$(dirname "$venv")"
+# The venv's parent also holds the lab's secrets.json and database dumps: owner-only (the
+# venv itself and its stamp are unchanged, so an existing cache stays valid; `sop lab up`
+# narrows a parent made before this rule).
+(umask 077 && mkdir -p "$(dirname "$venv")")
 # A half-built venv from an interrupted run would pass the netbox check but miss packages.
 rm -rf "$venv"
 "$py" -m venv "$venv"

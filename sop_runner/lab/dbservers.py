@@ -30,6 +30,7 @@ from pathlib import Path
 from sop_runner.errors import EnvironmentProblemError
 from sop_runner.lab.paths import repo_root
 from sop_runner.lab.ports import HOST, free_port, port_is_free
+from sop_runner.secretfiles import write_private
 
 __all__ = ["DbServers", "down", "main", "status", "up"]
 
@@ -117,9 +118,7 @@ def _load_state(root: Path) -> dict[str, object]:
 
 
 def _save_state(root: Path, state: dict[str, object]) -> None:
-    f = root / "state.json"
-    f.write_text(json.dumps(state, indent=2), encoding="utf-8")
-    f.chmod(0o600)
+    write_private(root / "state.json", json.dumps(state, indent=2))
 
 
 def _pick_port(state: dict[str, object], key: str) -> int:
@@ -160,9 +159,9 @@ def _pg_up(root: Path, port: int, password: str) -> None:
         _chown(d, "postgres")
     if not (data / "PG_VERSION").is_file():
         pwfile = pg / "pwfile"
-        pwfile.write_text(password + "\n", encoding="utf-8")
+        # Born 0600 and ours, then given to initdb's account: never readable by anyone else.
+        write_private(pwfile, password + "\n")
         _chown(pwfile, "postgres")
-        pwfile.chmod(0o600)
         try:
             _run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8",
                   "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"],
@@ -254,6 +253,8 @@ def up() -> DbServers:
     """Start both servers (initialising them the first time); a no-op when they run."""
     root = _root()
     root.mkdir(parents=True, exist_ok=True)
+    # Passable, not listable: postgres and mysql reach their data dirs below; state.json is 0600.
+    root.chmod(0o711)
     state = _load_state(root)
     state.setdefault("password", secrets.token_urlsafe(18))
     state.setdefault("backup_password", secrets.token_urlsafe(24))

@@ -33,6 +33,7 @@ from pathlib import Path
 from sop_runner.errors import EnvironmentProblemError
 from sop_runner.lab.paths import cache_root, repo_root
 from sop_runner.lab.ports import free_port, port_is_free
+from sop_runner.secretfiles import private_dir, private_umask
 
 __all__ = ["HypervisorPaths", "HypervisorStatus", "down", "main", "status", "up"]
 
@@ -282,7 +283,7 @@ def _ensure_image(paths: HypervisorPaths, st: HypervisorStatus) -> None:
 
 def _ensure_ssh_key(paths: HypervisorPaths, st: HypervisorStatus) -> None:
     if not paths.ssh_key.exists():
-        paths.ssh_key.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(paths.ssh_key.parent)
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "operator@sop-runner-lab",
               "-f", str(paths.ssh_key)], "ssh-keygen")
         st.started.append("operator SSH key made")
@@ -292,9 +293,12 @@ def _ensure_ssh_key(paths: HypervisorPaths, st: HypervisorStatus) -> None:
 def _bmc_cert(paths: HypervisorPaths) -> tuple[Path, Path]:
     crt, key = paths.bmc_dir / "bmc.crt", paths.bmc_dir / "bmc.key"
     if not crt.exists():
-        paths.bmc_dir.mkdir(parents=True, exist_ok=True)
-        _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-subj", "/CN=127.0.0.1",
-              "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(crt)], "openssl req")
+        private_dir(paths.bmc_dir)
+        # openssl writes the unencrypted key with the umask's mode; sushy runs as us and reads it.
+        with private_umask():
+            _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-subj",
+                  "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(crt)],
+                 "openssl req")
     return crt, key
 
 

@@ -11,6 +11,7 @@ from sop_runner.errors import ConflictError, EnvironmentProblemError
 from sop_runner.lab import databases, netbox, postgres, redis, seed
 from sop_runner.lab.lock import lab_lock, session_holder
 from sop_runner.lab.paths import LabPaths
+from sop_runner.lab.permissions import secure
 from sop_runner.lab.ports import choose_port, require_free
 from sop_runner.lab.secretstore import LabSecrets, load_or_create
 from sop_runner.lab.state import (
@@ -23,6 +24,7 @@ from sop_runner.lab.state import (
     save_ports,
     write_client_files,
 )
+from sop_runner.secretfiles import private_umask
 
 PG_PORT_ENV = "SOP_LAB_PG_PORT"
 REDIS_PORT_ENV = "SOP_LAB_REDIS_PORT"
@@ -99,19 +101,24 @@ def status(paths: LabPaths | None = None) -> LabStatus:
 def up(paths: LabPaths | None = None) -> LabStatus:
     """Start whatever of the lab is not running; on failure stop what this call started."""
     paths = paths or LabPaths.default()
-    with lab_lock(paths):
+    # What the lab creates from here on, and what the services it starts create (logs, pid
+    # files, dumps), is readable by the lab's account only.
+    with private_umask(), lab_lock(paths):
         return _up_locked(paths)
 
 
 def _up_locked(paths: LabPaths) -> LabStatus:
     attempt = _Attempt(paths)
+    paths.make_dirs()
+    # Before anything else, running or not: a lab made before the files were private is
+    # fixed by its next `up`, without a restart.
+    secure(paths)
     current = _status_waiting_for_busy_netbox(paths)
     if current.running:
         current.already_running = True
         current.timings = {"total": attempt.timer.total()}
         return current
 
-    paths.make_dirs()
     try:
         with attempt.timer.step("netbox_install"):
             if netbox.ensure_installed(paths):

@@ -15,6 +15,7 @@ from sop_runner.lab.paths import NETBOX_VERSION, LabPaths, repo_root
 from sop_runner.lab.ports import HOST
 from sop_runner.lab.procs import alive, run, stop_pid, tail
 from sop_runner.lab.secretstore import LabSecrets
+from sop_runner.secretfiles import private_dir, write_private
 
 ADMIN_USER = "admin"
 _GUNICORN = "netbox.wsgi"
@@ -86,8 +87,12 @@ def ensure_installed(paths: LabPaths) -> bool:
 
 
 def write_config(paths: LabPaths, pg_port: int, redis_port: int, secrets: LabSecrets) -> None:
-    paths.netbox_config.parent.mkdir(parents=True, exist_ok=True)
-    paths.netbox_config.write_text(
+    """NetBox's configuration.py, 0600 in 0700 directories: gunicorn runs as the lab's own
+    account (``start`` has no ``--user``), the only one that must read SECRET_KEY and the pepper."""
+    private_dir(paths.netbox_root)
+    private_dir(paths.netbox_config.parent)
+    write_private(
+        paths.netbox_config,
         _CONFIG.format(
             db_env=DB_ENV,
             working_db=WORKING_DB,
@@ -96,7 +101,7 @@ def write_config(paths: LabPaths, pg_port: int, redis_port: int, secrets: LabSec
             redis_port=redis_port,
             secret_key=secrets.secret_key,
             pepper=secrets.pepper,
-        )
+        ),
     )
 
 
@@ -114,6 +119,8 @@ def _env(paths: LabPaths, database: str) -> dict[str, str]:
 def manage(paths: LabPaths, database: str, *args: str, timeout: float = 1800) -> str:
     """Run ``netbox <args>`` against ``database``."""
     logfile = paths.logs / "netbox-manage.log"
+    # A `shell -c` script can carry the admin password and token secret: log that it ran, not its text.
+    shown = "shell -c <script>" if args[:2] == ("shell", "-c") else " ".join(args)
     try:
         out = run(
             [str(paths.netbox_venv / "bin" / "netbox"), *args],
@@ -125,10 +132,10 @@ def manage(paths: LabPaths, database: str, *args: str, timeout: float = 1800) ->
         )
     except EnvironmentProblemError as exc:
         with logfile.open("a") as handle:
-            handle.write(f"--- netbox {' '.join(args)}\n{exc}\n")
+            handle.write(f"--- netbox {shown}\n{exc}\n")
         raise
     with logfile.open("a") as handle:
-        handle.write(f"--- netbox {' '.join(args)}\n{out}\n")
+        handle.write(f"--- netbox {shown}\n{out}\n")
     return out
 
 
@@ -181,6 +188,10 @@ def start(paths: LabPaths, port: int) -> None:
         "--chdir",
         str(paths.netbox_root),
     ]
+    # gunicorn's daemon sets its umask to 022 whatever it inherits (--umask is for unix sockets
+    # only) and chmods its pid file 0644: the logs it appends to are made owner-only first.
+    for log in (errlog, paths.logs / "netbox-access.log"):
+        os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
     subprocess.run(cmd, env=_env(paths, WORKING_DB), check=False, timeout=60)
     deadline = time.monotonic() + 15
     while running_pid(paths) is None:
@@ -189,6 +200,7 @@ def start(paths: LabPaths, port: int) -> None:
                 f"gunicorn did not start on port {port}\n{tail(errlog)}", hint=f"see {errlog}"
             )
         time.sleep(0.1)
+    paths.netbox_pid.chmod(0o600)
 
 
 def stop(paths: LabPaths) -> bool:

@@ -14,6 +14,7 @@ import string
 from dataclasses import asdict, dataclass
 
 from sop_runner.lab.paths import LabPaths
+from sop_runner.secretfiles import private_dir
 
 _ALPHANUMERIC = string.ascii_letters + string.digits
 
@@ -49,7 +50,7 @@ def load_or_create(paths: LabPaths) -> LabSecrets:
         token_secret=_random(40),
         admin_password=_random(20),
     )
-    paths.cache.mkdir(parents=True, exist_ok=True)
+    private_dir(paths.cache)
     fd = os.open(paths.secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(asdict(created), handle, indent=2)

@@ -10,6 +10,7 @@ from pathlib import Path
 from sop_runner.errors import EnvironmentProblemError
 from sop_runner.lab.paths import LabPaths
 from sop_runner.lab.ports import HOST
+from sop_runner.secretfiles import write_private
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,13 @@ def write_client_files(paths: LabPaths, ports: Ports, token: str) -> None:
     """Everything a client (tests, Ansible inventory, other engineers' code) needs."""
     url = netbox_url(ports)
     # NETBOX_API is the variable netbox.netbox.nb_inventory reads for its endpoint.
-    paths.netbox_env.write_text(f"NETBOX_URL={url}\nNETBOX_API={url}\nNETBOX_TOKEN={token}\n")
-    paths.netbox_env.chmod(0o600)
+    write_private(paths.netbox_env, f"NETBOX_URL={url}\nNETBOX_API={url}\nNETBOX_TOKEN={token}\n")
     info = {
         "netbox": {"url": url, "token": token},
         "postgres": {"host": HOST, "port": ports.postgres, "superuser": "postgres"},
         "redis": {"host": HOST, "port": ports.redis},
     }
-    paths.lab_json.write_text(json.dumps(info, indent=2) + "\n")
+    write_private(paths.lab_json, json.dumps(info, indent=2) + "\n")
 
 
 def read_env_file(path: Path) -> dict[str, str]:
