@@ -7,10 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _timing import pytest_runtest_logreport, pytest_terminal_summary
 
 from sop_runner import lab
 from sop_runner.errors import SopError
 from sop_runner.lab.lock import session_lock
+
+# Hooks of tests/_timing.py: seconds per folder and the slowest tests, after every run.
+__all__ = ["pytest_runtest_logreport", "pytest_terminal_summary"]
 
 # How long a session waits for another session on the same clone to finish with the lab.
 _LAB_WAIT_S = 1800.0
