@@ -156,7 +156,7 @@ def _secret_names(secrets: list[str]) -> list[str]:
     return sorted(k for k, v in os.environ.items() if v and v in wanted and not k.startswith("SOP_RUNNER_"))
 
 
-def _job_env_only(status: dict[str, Any], runner_config: Any) -> None:
+def _job_env_only(status: dict[str, Any], runner_config: Any, secrets: list[str]) -> None:
     """Rewrite ``command`` to the environment the runner chose, before ansible-playbook starts.
 
     ansible-runner writes the whole process environment there (a database password or any
@@ -171,7 +171,7 @@ def _job_env_only(status: dict[str, Any], runner_config: Any) -> None:
         return
     env = data.get("env") or {}
     keep = ("ANSIBLE_", "AWX_", "RUNNER_", "SOP_RUNNER_")
-    data["env"] = {k: v for k, v in env.items() if k.startswith(keep) or k == "PATH"}
+    data["env"] = redact_data({k: v for k, v in env.items() if k.startswith(keep) or k == "PATH"}, secrets)
     tmp = path.with_name("command.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -240,7 +240,7 @@ def run_playbook(
             ident=ident,
             quiet=True,
             event_handler=handler,
-            status_handler=_job_env_only,
+            status_handler=lambda status, runner_config: _job_env_only(status, runner_config, secrets),
             suppress_env_files=True,
             fact_cache_type="memory",
         )
