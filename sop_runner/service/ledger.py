@@ -61,7 +61,7 @@ class Ledger:
         self.store = store
         cfg.audit_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         (cfg.audit_dir / "runs").mkdir(exist_ok=True, mode=0o700)
-        self.keys = Keyring(cfg.users, cfg.runner_key, cfg.home / "allowed_signers")
+        self.keys = Keyring(cfg.users, cfg.runner_key)
 
     # -- statements -------------------------------------------------------------------------
     @staticmethod

@@ -34,10 +34,21 @@ def _pg_url() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.netbox)])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The store contract (chain, tampering, signatures) runs on SQLite and PostgreSQL; the flow
+    on SQLite only: a module opts in to both stores with ``BOTH_STORES = True``."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    stores = ["sqlite"]
+    if getattr(metafunc.module, "BOTH_STORES", False):
+        stores.append(pytest.param("postgresql", marks=pytest.mark.netbox))  # type: ignore[arg-type]
+    metafunc.parametrize("database_url", stores, indirect=True)
+
+
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The same tests run on SQLite and on PostgreSQL (the lab's cluster)."""
-    if request.param == "sqlite":
+    """A fresh runner database: SQLite in tmp_path, or a new database in the lab's PostgreSQL."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         yield f"sqlite:///{tmp_path / 'sop.db'}"
     else:
         yield from _pg_url()

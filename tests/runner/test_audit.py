@@ -11,6 +11,8 @@ from sop_runner.cli.main import main
 from sop_runner.service import audit
 from sop_runner.service.runs import RunService
 
+BOTH_STORES = True  # the store contract: tampering is caught on SQLite and PostgreSQL alike
+
 
 def _some_history(svc: RunService, tmp_path: Path) -> str:
     run_id = svc.request("test-file-change", "agus.dinkes",

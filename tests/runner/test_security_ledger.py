@@ -28,6 +28,9 @@ from sop_runner.service.runs import RunService
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
+BOTH_STORES = True  # the store contract: tampering is caught on SQLite and PostgreSQL alike
+
+
 def _rechain(store: EventStore) -> None:
     """What an attacker with write access does after editing: recompute content and chain hashes."""
     with store.raw() as conn:

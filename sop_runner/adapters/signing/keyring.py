@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sop_runner.adapters.signing import sshsig, sshsig_native
+from sop_runner.adapters.signing import sshsig_native
 from sop_runner.core.people import User
 from sop_runner.core.signing import NAMESPACE
 from sop_runner.errors import ForbiddenError
@@ -32,11 +32,10 @@ class Signer:
 class Keyring:
     """The configured people's public keys plus the runner's key pair."""
 
-    def __init__(self, users: dict[str, User], runner_key: Path, signers_file: Path) -> None:
+    def __init__(self, users: dict[str, User], runner_key: Path) -> None:
         self.users = users
         self.runner_key = runner_key
         self.runner_public = sshsig_native.generate_runner_key(runner_key)
-        self._signers_file = signers_file
 
     # -- signing ----------------------------------------------------------------------------
     def runner(self) -> Signer:
@@ -57,13 +56,8 @@ class Keyring:
                 hint="pass --key PATH (your SSH private key, or its .pub with the key in ssh-agent)",
             )
         path = Path(key)
-
-        def sign(text: bytes) -> str:
-            if _native_key(path):
-                return sshsig_native.sign(text, path, NAMESPACE)
-            return sshsig.sign(text, path)
-
-        return Signer(user.username, sign)
+        # Native for an unencrypted ed25519 key; ssh-keygen (and so ssh-agent) for the rest.
+        return Signer(user.username, lambda text: sshsig_native.sign(text, path, NAMESPACE))
 
     # -- checking ---------------------------------------------------------------------------
     def public_key(self, principal: str) -> str:
@@ -78,26 +72,5 @@ class Keyring:
         public = self.public_key(principal)
         if not public:
             return f"no public key is configured for {principal!r}"
-        if public.split(maxsplit=1)[0] == "ssh-ed25519":
-            return sshsig_native.verify(text, armored, public, NAMESPACE)
-        return sshsig.verify(text, armored, principal, self.signers_file())
-
-    def signers_file(self) -> Path:
-        """The allowed-signers file for ``ssh-keygen`` (only non-ed25519 keys need it)."""
-        content = sshsig.allowed_signers(self.users.values())
-        path = self._signers_file
-        if not path.is_file() or path.read_text(encoding="utf-8") != content:
-            path.write_text(content, encoding="utf-8")
-        return path
-
-
-def _native_key(path: Path) -> bool:
-    """Whether ``path`` is an unencrypted ed25519 private key (signed natively, no subprocess)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import load_ssh_private_key
-
-    try:
-        key = load_ssh_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError):
-        return False
-    return isinstance(key, Ed25519PrivateKey)
+        # Native for ed25519, ECDSA and RSA; ssh-keygen for other key types.
+        return sshsig_native.verify(text, armored, public, NAMESPACE)
