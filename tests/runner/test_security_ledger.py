@@ -249,3 +249,23 @@ def _host() -> str:
     import socket
 
     return socket.gethostname()
+
+
+def test_lock_of_a_killed_apply_holds_until_resume_or_cancel(svc: RunService, tmp_path: Path) -> None:
+    """Two runs on one target: a killed apply keeps its lock; the other waits; a cancel frees it."""
+    target = tmp_path / "shared.txt"
+    run_a = _approved_run(svc, target)
+    run_b = _approved_run(svc, target)
+    lock = f"file:{target}"
+    svc.store.acquire_locks(run_a, [lock])  # as the killed apply of run A left it
+    _, signer = svc.person("budi.teknis")
+    svc.ledger.append(svc.state(run_a), [svc_event("apply.started", "budi.teknis", {
+        "step": 4, "plan_hash": "x", "pid": 2**22, "host": _host()})], signer)
+    assert svc.state(run_a).status is RunStatus.INTERRUPTED
+    with pytest.raises(ConflictError, match=f"being changed by run {run_a}"):
+        svc.apply(run_b, "budi.teknis")
+    assert not target.exists() and svc.store.locks() == {lock: run_a}
+    svc.cancel(run_a, "agus.dinkes", "dibatalkan setelah gangguan")
+    assert svc.store.locks() == {}
+    svc.apply(run_b, "budi.teknis")
+    assert target.read_text() == "halo\n" and svc.store.locks() == {}
