@@ -43,7 +43,9 @@ say "Step 3: Kabid decides (signed)"
 sop decide "$run" ya --as hendra.kabid -m "Layak: layanan publik kesehatan" >/dev/null
 say "Step 4: the plan of step 5 (NetBox allocation + edge route + NAT, check mode + diff), then Kasi approves exactly that plan (signed)"
 sop plan "$run" --as budi.teknis
-sop approve "$run" --as rina.kasi -m "Rencana alokasi disetujui" >/dev/null
+# The Kasi approves the plan she read: its hash goes with the signature, and a newer plan is refused.
+plan=$(sop show "$run" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["plans"]["5"]["hash"])')
+sop approve "$run" --as rina.kasi --plan "$plan" -m "Rencana alokasi disetujui" >/dev/null
 say "Step 5: staf teknis applies the approved plan (re-planned and compared first)"
 sop apply "$run" --as budi.teknis >/dev/null
 addr=$(sop show "$run" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["plans"]["5"]["stats"]["sop_plan"]["address"].split("/")[0])')
