@@ -1,21 +1,27 @@
 """Render a document of a run to Markdown, HTML and PDF.
 
 The Markdown is the record (it is what is hashed into the audit log); HTML and PDF are made
-from it for reading and printing.
+from it for reading and printing. Nothing a value holds becomes markup or a fetch: every
+template value is escaped (``escape_value``), the Markdown converter reads raw HTML as text
+and drops unsafe links (``safe_markdown``), and the PDF renderer reads only the paperwork's
+own assets and embeds no file (``pdf``).
 """
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import markdown
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from sop_runner.adapters.paperwork.safe_markdown import to_html
 from sop_runner.core.canonical import sha256_hex
 
 TEMPLATES = Path(__file__).parent / "templates"
+_CSS = TEMPLATES / "assets" / "paperwork.css"
 
 _BULAN = [
     "Januari",
@@ -142,10 +148,36 @@ def uraian(value: Any, name: Any, depth: int = 0) -> str:
     return f"{head}: **{cell(value)}**"
 
 
+def escape_value(value: Any) -> str:
+    """Every ``{{ … }}`` of a template passes here (Jinja's ``finalize``).
+
+    A value from a person or from NetBox may hold ``<script>`` or ``<link rel=attachment>``;
+    escaped, it is text in the Markdown record and in everything made from it. Only ``&``,
+    ``<`` and ``>`` are escaped: quotes are harmless outside HTML attributes and would make the
+    record hard to read. Inside code blocks too (``safe_markdown`` reads the entities back
+    there), so the record holds no raw HTML from a value anywhere.
+    """
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fenced(value: Any, lang: str = "") -> str:
+    """``value`` as a fenced code block whose fence no line of the value can close.
+
+    A diff holding a line of three backticks would otherwise end the block, and the rest of
+    the diff would be read as Markdown (headings, tables) in an official document.
+    """
+    text = str(value).rstrip("\n")
+    runs = re.findall(r"^[ \t]*(`{3,}|~{3,})", text, flags=re.MULTILINE)
+    fence = "`" * max([3, *(len(r) + 1 for r in runs)])
+    return f"{fence}{lang}\n{text}\n{fence}"
+
+
 def _env() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
+        # The output is Markdown, not HTML: escape_value escapes every value for it instead.
+        autoescape=False,  # noqa: S701
+        finalize=escape_value,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -156,19 +188,24 @@ def _env() -> Environment:
     env.filters["cell"] = cell
     env.filters["uraian"] = uraian
     env.filters["label"] = label
+    env.filters["fenced"] = fenced
+    # Markdown's hard line break is two trailing spaces; spelled out so no editor strips it.
+    env.globals["hard_break"] = "  "
     return env
 
 
-_CSS = """
-body { font-family: 'DejaVu Serif', serif; font-size: 11pt; margin: 2cm; line-height: 1.4; }
-h1, h2 { text-align: center; margin: 0.3em 0; }
-h3 { margin: 0.8em 0 0.3em; }
-.kop { text-align: center; line-height: 1.3; }
-table { border-collapse: collapse; width: 100%; margin: 0.6em 0; font-size: 9.5pt; }
-th, td { border: 1px solid #444; padding: 3px 5px; vertical-align: top; }
-pre { font-size: 8pt; white-space: pre-wrap; border: 1px solid #aaa; padding: 4px; }
-code { font-size: 9pt; }
-"""
+def _check_audit_head(context: dict[str, Any]) -> None:
+    head = context.get("audit_head")
+    if head is None:
+        return
+    seq = head.get("seq") if isinstance(head, dict) else None
+    digest = head.get("hash") if isinstance(head, dict) else None
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        msg = f"audit_head.seq must be the chain head's sequence number (an integer >= 0), got {seq!r}"
+        raise ValueError(msg)
+    if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{16,128}", digest):
+        msg = f"audit_head.hash must be the chain head's hash in lower-case hex, got {digest!r}"
+        raise ValueError(msg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,23 +218,28 @@ class Rendered:
 
 
 def render_document(template: str, context: dict[str, Any], out_dir: Path, stem: str, *, pdf: bool = True) -> Rendered:
-    """Render ``template`` with ``context`` into ``out_dir/stem.{md,html,pdf}``."""
+    """Render ``template`` with ``context`` into ``out_dir/stem.{md,html,pdf}``.
+
+    ``context["audit_head"]`` (optional, ``{"seq", "hash"}``): the audit chain head when
+    issued, printed under the signatures so the document can be checked against the log.
+    """
+    _check_audit_head(context)
     md_text = _env().get_template(template).render(**context)
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
     md_path = out_dir / f"{stem}.md"
     md_path.write_text(md_text, encoding="utf-8")
     files["md"] = str(md_path)
-    body = markdown.markdown(md_text, extensions=["tables", "fenced_code"])
-    head = f"<meta charset='utf-8'><title>{stem}</title><style>{_CSS}</style>"
-    html = f"<!doctype html><html lang='id'><head>{head}</head><body>{body}</body></html>"
+    css = _CSS.read_text(encoding="utf-8")
+    head = f"<meta charset='utf-8'><title>{html.escape(stem)}</title><style>{css}</style>"
+    page = f"<!doctype html><html lang='id'><head>{head}</head><body>{to_html(md_text)}</body></html>"
     html_path = out_dir / f"{stem}.html"
-    html_path.write_text(html, encoding="utf-8")
+    html_path.write_text(page, encoding="utf-8")
     files["html"] = str(html_path)
     if pdf:
-        from weasyprint import HTML
+        from sop_runner.adapters.paperwork.pdf import html_to_pdf  # WeasyPrint takes a second to import
 
         pdf_path = out_dir / f"{stem}.pdf"
-        HTML(string=html).write_pdf(str(pdf_path))
+        html_to_pdf(page, pdf_path)
         files["pdf"] = str(pdf_path)
     return Rendered(markdown=md_text, sha256=sha256_hex(md_text), files=files)
