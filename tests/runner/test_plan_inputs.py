@@ -114,3 +114,20 @@ def test_check_mode_dependent_vars_are_refused(tmp_path: Path) -> None:
     (repo / "ansible.cfg").write_text("[defaults]\n# ansible_check_mode\n")
     with pytest.raises(InvalidInputError, match=r"ansible\.cfg mentions ansible_check_mode"):
         _digests(repo, book)
+
+
+def test_collections_the_code_names_are_hashed(tmp_path: Path) -> None:
+    repo, book = _tree(tmp_path)
+    coll = repo / "playbooks/collections/ansible_collections/community/general"
+    coll.mkdir(parents=True)
+    (coll / "MANIFEST.json").write_text('{"collection_info": {"version": "1.0.0"}}')
+    before = _digests(repo, book)[1]
+    assert _digests(repo, book)[1] == before
+    (coll / "MANIFEST.json").write_text('{"collection_info": {"version": "6.6.6"}}')
+    assert _digests(repo, book)[1] != before, "a collection the roles name (community.general) is an input"
+    unused = repo / "playbooks/collections/ansible_collections/other/unused"
+    unused.mkdir(parents=True)
+    (unused / "MANIFEST.json").write_text("{}")
+    after = _digests(repo, book)[1]
+    (unused / "MANIFEST.json").write_text('{"x": 1}')
+    assert _digests(repo, book)[1] == after, "a collection nothing names is not an input"
