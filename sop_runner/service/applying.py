@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sop_runner.adapters.execution.redact import scrub_tree
+from sop_runner.adapters.execution.redact import scrub_run_dir
 from sop_runner.adapters.signing.keyring import RUNNER
 from sop_runner.core.catalogue.model import SopDefinition, Step, StepKind
 from sop_runner.core.policy import check_gate_valid, check_may_act, check_may_plan, check_may_resume
@@ -137,6 +137,7 @@ class ApplyMixin:
                 "inputs": {
                     "code": outcome.inputs.code_digest,
                     "inventory": outcome.inputs.inventory_digest,
+                    "config": outcome.inputs.config_digest,
                     "vars": outcome.inputs.extravars,
                 },
                 "artifacts": outcome.result.artifacts,
@@ -352,7 +353,7 @@ class ApplyMixin:
         check_may_resume(sop, state, cur, user)
         # A run killed mid-playbook never reached the scrub after it: clean its artifacts first.
         if self._run_dir(run_id).is_dir():
-            scrub_tree(self._run_dir(run_id), self.cfg.secrets())
+            scrub_run_dir(self._run_dir(run_id), self.cfg.secrets())
         was_interrupted = state.status is RunStatus.INTERRUPTED
         approved = self._approved_hash(state, sop, cur) if was_interrupted and cur.kind is StepKind.AUTOMATED else ""
         state = self._append(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sop_runner.adapters.execution.redact import scrub_tree
+from sop_runner.adapters.execution.redact import scrub_run_dir
 from sop_runner.adapters.storage.store import EventStore
 from sop_runner.config import RunnerConfig
 from sop_runner.core.audit import AuditRecord, ChainProblem, verify_chain
@@ -48,4 +48,4 @@ def _is_last_checkpoint(problem: ChainProblem) -> bool:
 def scrub(cfg: RunnerConfig) -> int:
     """Remove every configured secret value from every run's stored files; return files changed."""
     runs = cfg.home / "runs"
-    return scrub_tree(runs, cfg.secrets()) if runs.is_dir() else 0
+    return scrub_run_dir(runs, cfg.secrets()) if runs.is_dir() else 0

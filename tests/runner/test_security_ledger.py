@@ -269,3 +269,19 @@ def test_lock_of_a_killed_apply_holds_until_resume_or_cancel(svc: RunService, tm
     assert svc.store.locks() == {}
     svc.apply(run_b, "budi.teknis")
     assert target.read_text() == "halo\n" and svc.store.locks() == {}
+
+
+def test_audit_scrub_cleans_old_artifacts(
+    svc: RunService, config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sop_runner.cli.main import main
+
+    secret = "tok-" + "7f3a9c" * 6
+    monkeypatch.setenv("SOP_TEST_SECRET", secret)
+    leak = svc.cfg.home / "runs" / "20260101-deadbeef" / "ansible" / "step4-apply-1" / "artifacts" / "stdout"
+    leak.parent.mkdir(parents=True)
+    leak.write_text(f"Authorization: Token {secret}\n")
+    leak.chmod(0o644)
+    assert main(["audit", "scrub", "--config", str(config_path)]) == 0
+    assert secret not in leak.read_text() and "Authorization: Token" in leak.read_text()
+    assert leak.stat().st_mode & 0o777 == 0o600
