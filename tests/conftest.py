@@ -94,10 +94,18 @@ def make_runner_config(persona_dir: Path) -> Callable[..., Path]:
              inventory: str | None = None) -> Path:
         import yaml
 
+        from sop_runner.adapters.signing.sshsig import generate_key
+
         base = yaml.safe_load((persona_dir / "sop.yml").read_text(encoding="utf-8"))
         users = []
         for item in base["users"] + (extra_users or []):
             user = dict(item)
+            if not {"public_key", "public_key_file", "private_key_file"} & user.keys():
+                # Every action is signed: a test's extra person gets a key of their own, unless the
+                # test gives key fields itself (e.g. a public key only, to test a refusal).
+                generate_key(persona_dir / "keys" / user["username"], f"{user['username']}@sop-lab")
+                user["public_key_file"] = f"keys/{user['username']}.pub"
+                user["private_key_file"] = f"keys/{user['username']}"
             for key in ("public_key_file", "private_key_file"):
                 if key in user:
                     user[key] = str((persona_dir / user[key]).resolve())

@@ -40,7 +40,7 @@ class ApplyMixin:
 
         def state(self, run_id: str) -> RunState: ...
         def sop_of(self, state: RunState) -> SopDefinition: ...
-        def person(self, username: str, sig: Signature | None = None) -> tuple[User, Signer]: ...
+        def signer(self, user: User, sig: Signature | None = None) -> Signer: ...
         def _current(self, state: RunState, sop: SopDefinition, step_no: int | None) -> Step: ...
         def _append(self, state: RunState, events: list[Event], person: Signer | None = None) -> RunState: ...
         def _issue(self, state: RunState, sop: SopDefinition, doc_id: str, by: str) -> RunState: ...
@@ -111,8 +111,9 @@ class ApplyMixin:
                 f"step {cur.number} ({cur.kind}) has no plan to make",
                 hint="plans are made for automated steps and the approvals bound to them",
             )
-        user, signer = self.person(username, sig)
+        user = self.cfg.user(username)
         check_may_plan(user)
+        signer = self.signer(user, sig)
         outcome = self._execute(state, sop, target, check=True)
         if not outcome.result.ok:
             message = "; ".join(outcome.result.errors)
@@ -151,12 +152,13 @@ class ApplyMixin:
         state = self.state(run_id)
         sop = self.sop_of(state)
         cur = self._current(state, sop, None)
-        user, signer = self.person(username, sig)
+        user = self.cfg.user(username)
         if urgent_reason and cur.approves_plan_of is not None:
-            return self._urgent_apply(state, sop, cur, signer, urgent_reason)
+            return self._urgent_apply(state, sop, cur, user, sig, urgent_reason)
         if cur.kind is not StepKind.AUTOMATED or cur.automation is None:
             raise ConflictError(f"step {cur.number} is a {cur.kind}, not an automated step")
         check_may_act(sop, state, cur, user)
+        signer = self.signer(user, sig)
         approved_hash = self._approved_hash(state, sop, cur)
         gate_step = machine.approval_step_for(sop, cur)
         urgent = False
@@ -193,13 +195,16 @@ class ApplyMixin:
         check_gate_valid(sop, state, gate_step, self.cfg.user(gate.user))
         return gate.plan_hash
 
-    def _urgent_apply(self, state: RunState, sop: SopDefinition, gate: Step, signer: Signer, reason: str) -> RunState:
+    def _urgent_apply(
+        self, state: RunState, sop: SopDefinition, gate: Step, user: User, sig: Signature | None, reason: str
+    ) -> RunState:
         """Emergency SOPs: apply the bound step now; the gate stays open for the late approval."""
         if not sop.urgent_path:
             raise ForbiddenError(f"{sop.id} has no urgent path", hint="get the approval first")
         assert gate.approves_plan_of is not None
         target = sop.step(gate.approves_plan_of)
-        check_may_act(sop, state, target, self.cfg.user(signer.principal))
+        check_may_act(sop, state, target, user)
+        signer = self.signer(user, sig)
         return self._apply_current(state, sop, target, signer, "", urgent=True, urgent_reason=reason, advance=False)
 
     def _apply_current(
@@ -349,8 +354,9 @@ class ApplyMixin:
         step_no = state.current
         assert step_no is not None
         cur = sop.step(step_no)
-        user, signer = self.person(username, sig)
+        user = self.cfg.user(username)
         check_may_resume(sop, state, cur, user)
+        signer = self.signer(user, sig)
         # A run killed mid-playbook never reached the scrub after it: clean its artifacts first.
         if self._run_dir(run_id).is_dir():
             scrub_run_dir(self._run_dir(run_id), self.cfg.secrets())

@@ -38,7 +38,7 @@ class GateMixin:
 
         def state(self, run_id: str) -> RunState: ...
         def sop_of(self, state: RunState) -> SopDefinition: ...
-        def person(self, username: str, sig: Signature | None = None) -> tuple[User, Signer]: ...
+        def signer(self, user: User, sig: Signature | None = None) -> Signer: ...
         def _current(self, state: RunState, sop: SopDefinition, step_no: int | None) -> Step: ...
         def _finish_step(
             self, state: RunState, sop: SopDefinition, step: Step, by: Signer, outcome: str, note: str,
@@ -124,8 +124,9 @@ class GateMixin:
         cur = self._current(state, sop, step)
         if cur.kind is not kind:
             raise ConflictError(f"step {cur.number} is a {cur.kind}, not a {kind}")
-        user, signer = self.person(username, sig)
+        user = self.ledger.cfg.user(username)
         answer, ev = self._gate_event(state, sop, cur, user, action, comment, reviewed)
+        signer = self.signer(user, sig)
         return self._finish_step(state, sop, cur, signer, answer, comment, extra=[ev])
 
     def _gated_plan_hash(self, state: RunState, cur: Step) -> str:

@@ -90,11 +90,15 @@ class RunService(GateMixin, ApplyMixin):
             )
         return sop
 
+    def signer(self, user: User, sig: Signature | None = None) -> Signer:
+        """The acting user's signer, checked after the policy (refused without their key)."""
+        sig = sig or Signature()
+        return self.ledger.keys.person(user, sig.key_file, sig.armored)
+
     def person(self, username: str, sig: Signature | None = None) -> tuple[User, Signer]:
         """The acting user and their signer (refused without their key: no proof, no action)."""
         user = self.cfg.user(username)
-        sig = sig or Signature()
-        return user, self.ledger.keys.person(user, sig.key_file, sig.armored)
+        return user, self.signer(user, sig)
 
     # -- writing ----------------------------------------------------------------------------
     def _append(self, state: RunState, events: list[Event], person: Signer | None = None) -> RunState:
@@ -109,7 +113,7 @@ class RunService(GateMixin, ApplyMixin):
         typed = validate_params(sop, params)
         check_may_request(sop, user, str(typed["skpd"]) if "skpd" in typed else None)
         self._check_bindings(sop, typed)
-        _, signer = self.person(requester, sig)
+        signer = self.signer(user, sig)
         run_id = datetime.now(UTC).strftime("%Y%m%d") + "-" + uuid.uuid4().hex[:8]
         first = sop.steps[0]
         events = [
@@ -186,8 +190,9 @@ class RunService(GateMixin, ApplyMixin):
         if cur.kind is StepKind.AUTOMATED:
             raise ConflictError(f"step {cur.number} is automated: use `sop plan` and `sop apply`")
         checked_text("note", note)
-        user, signer = self.person(username, sig)
+        user = self.cfg.user(username)
         check_may_act(sop, state, cur, user)
+        signer = self.signer(user, sig)
         files = []
         for path in evidence or []:
             if not path.is_file():
@@ -255,8 +260,9 @@ class RunService(GateMixin, ApplyMixin):
             raise ConflictError(f"run {run_id} is already {state.status}")
         if state.status is RunStatus.APPLYING:
             raise ConflictError(f"run {run_id} is applying right now", hint="wait for it to finish")
-        user, signer = self.person(username, sig)
+        user = self.cfg.user(username)
         check_may_cancel(state, user)
+        signer = self.signer(user, sig)
         checked_text("reason", reason, required=True)
         state = self._append(state, [Event(Ev.CANCELLED, username, {"reason": reason})], signer)
         self.store.release_locks(run_id)
@@ -273,8 +279,9 @@ class RunService(GateMixin, ApplyMixin):
         if decision not in ("continue", "cancel"):
             raise InvalidInputError("--decision must be 'continue' or 'cancel'", hint="choose one")
         checked_text("reason", reason, required=True)
-        user, signer = self.person(username, sig)
+        user = self.cfg.user(username)
         check_may_resolve(user)
+        signer = self.signer(user, sig)
         rows = self.store.run_rows(run_id)
         problems = self.ledger.unresolved(rows, self.ledger.problems(rows))
         if not problems:
