@@ -17,6 +17,7 @@ from sop_runner.core.canonical import sha256_hex
 from sop_runner.core.catalogue.model import Automation, SopDefinition, Step
 from sop_runner.core.plan import PlanInputs
 from sop_runner.errors import InvalidInputError
+from sop_runner.service import contract
 
 _JINJA = SandboxedEnvironment(undefined=StrictUndefined)
 
@@ -180,8 +181,13 @@ def execute(
     # plans of the same change hash the same.
     tasks = sorted(result.tasks, key=lambda t: t.host)
     summary = [{"host": t.host, "task": t.task, "changed": t.changed} for t in tasks if not t.skipped]
+    # The role contract: nothing reaches an approver or a letter that no role declared.
+    repo_roles = (repo / "roles").resolve()
+    roles = [d for d in inputs.role_dirs(inputs.imported_playbooks(playbook), [repo / "roles"])
+             if d.resolve().is_relative_to(repo_roles)]
+    contract.check(roles, result.stats, result.hosts, contract.playbook_declarations(playbook))
     stats = redact_data(result.stats, secrets)
-    inputs = PlanInputs(
+    plan_inputs = PlanInputs(
         sop_id=sop.id,
         step=step.number,
         code_digest=code_digest(repo, playbook),
@@ -192,4 +198,4 @@ def execute(
         tasks=summary,
         diff=redact_data("".join(t.diff for t in tasks if t.diff), secrets),
     )
-    return PlanOutcome(result=result, inputs=inputs, hash=inputs.hash(), summary=summary)
+    return PlanOutcome(result=result, inputs=plan_inputs, hash=plan_inputs.hash(), summary=summary)
