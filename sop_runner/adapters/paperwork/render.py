@@ -152,12 +152,13 @@ def escape_value(value: Any) -> str:
     """Every ``{{ … }}`` of a template passes here (Jinja's ``finalize``).
 
     A value from a person or from NetBox may hold ``<script>`` or ``<link rel=attachment>``;
-    escaped, it is text in the Markdown record and in everything made from it. Only ``&``,
-    ``<`` and ``>`` are escaped: quotes are harmless outside HTML attributes and would make the
-    record hard to read. Inside code blocks too (``safe_markdown`` reads the entities back
-    there), so the record holds no raw HTML from a value anywhere.
+    escaped, it is text in the Markdown record and in everything made from it. Only ``<`` and
+    ``>`` are escaped: without them no tag can start, an ``&`` can at most spell an entity that
+    renders as text, and the record keeps reading "Type & Merk" as people and tests expect.
+    Quotes are harmless outside HTML attributes. Inside code blocks too (``safe_markdown``
+    reads the entities back there), so the record holds no raw HTML from a value anywhere.
     """
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return str(value).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def fenced(value: Any, lang: str = "") -> str:
