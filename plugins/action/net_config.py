@@ -6,8 +6,7 @@ router's address and credentials. Taking them from ``ansible_host``/``ansible_po
 free of credential plumbing, and the modules mark the password ``no_log``.
 
 One file for both modules: ``net_command.py`` is a symlink to this one and the module to run
-is the task's own action name. (A helper in plugins/module_utils would not do: the controller
-cannot import the project's module_utils, only modules get them shipped.)
+is the task's own action name (``kominfo.sop.net_config`` or ``kominfo.sop.net_command``).
 """
 
 from __future__ import annotations
@@ -43,5 +42,6 @@ class ActionModule(ActionBase):
                 args[option] = self._templar.template(task_vars[var])
         if args.get("host") is None:
             args["host"] = task_vars.get("inventory_hostname")
-        result.update(self._execute_module(module_name=module, module_args=args, task_vars=task_vars))
+        # By FQCN: the collection's modules are not on any library path.
+        result.update(self._execute_module(module_name=f"kominfo.sop.{module}", module_args=args, task_vars=task_vars))
         return result

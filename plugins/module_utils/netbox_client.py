@@ -5,7 +5,8 @@
 A connection built from ``netbox_url``/``netbox_token`` (checked once, so a wrong URL or a
 refused token fails with one clear sentence instead of a traceback), and lookups by name or
 slug whose errors name the option, the value and what does exist. Modules import it as
-``ansible.module_utils.netbox_client`` (``module_utils`` in ansible.cfg points here).
+``ansible_collections.kominfo.sop.plugins.module_utils.netbox_client`` (the collection
+kominfo.sop, whose ``plugins`` links to this repository's plugins/).
 """
 
 from __future__ import annotations

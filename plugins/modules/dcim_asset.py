@@ -87,7 +87,7 @@ import math
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netbox_client import (
+from ansible_collections.kominfo.sop.plugins.module_utils.netbox_client import (
     NETBOX_CONNECTION_ARGS,
     NetBoxError,
     connect,

@@ -27,7 +27,7 @@ device: {description: name, status, tenant, serial, platform, address, ip, prefi
 import ipaddress
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netbox_client import NETBOX_CONNECTION_ARGS, NetBoxError, connect, require_pynetbox
+from ansible_collections.kominfo.sop.plugins.module_utils.netbox_client import NETBOX_CONNECTION_ARGS, NetBoxError, connect, require_pynetbox
 
 
 def main():

@@ -30,8 +30,8 @@ import contextlib
 import json
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netcfg.connection import HAS_NETMIKO, DeviceError, connect
-from ansible.module_utils.netcfg.platforms import get_platform
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.connection import HAS_NETMIKO, DeviceError, connect
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.platforms import get_platform
 
 
 def main():

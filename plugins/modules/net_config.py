@@ -53,8 +53,8 @@ diff: {description: "Normalised before/after.", type: dict}
 import contextlib
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netcfg.connection import HAS_NETMIKO, DeviceError, connect
-from ansible.module_utils.netcfg.platforms import get_platform
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.connection import HAS_NETMIKO, DeviceError, connect
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.platforms import get_platform
 
 MAX_PASSES = 3
 

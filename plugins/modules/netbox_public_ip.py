@@ -190,7 +190,7 @@ diff:
 import ipaddress  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible.module_utils.netbox_client import (  # noqa: E402
+from ansible_collections.kominfo.sop.plugins.module_utils.netbox_client import (  # noqa: E402
     NETBOX_CONNECTION_ARGS,
     NetBoxError,
     NetBoxLookupError,

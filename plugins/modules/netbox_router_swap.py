@@ -25,7 +25,7 @@ steps: {description: What was (or in check mode would be) changed., type: list}
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netcfg.netbox import HAS_PYNETBOX, NETBOX_ARGS, NetboxError, api, plan_swap
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.netbox import HAS_PYNETBOX, NETBOX_ARGS, NetboxError, api, plan_swap
 
 
 def main():

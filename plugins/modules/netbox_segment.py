@@ -29,7 +29,7 @@ created: {description: What was (or would be) created., type: list}
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netcfg.netbox import (
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.netbox import (
     HAS_PYNETBOX,
     NETBOX_ARGS,
     NetboxError,

@@ -30,7 +30,7 @@ rules: {description: The rules after the run (or planned in check mode)., type: 
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netcfg.linuxnet import NAT_TABLE_TEMPLATE, nat_rules, parse_chain, tagged
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.linuxnet import NAT_TABLE_TEMPLATE, nat_rules, parse_chain, tagged
 
 
 def main():

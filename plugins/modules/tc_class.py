@@ -32,7 +32,7 @@ class_line: {description: The class as tc lists it after the run., type: str}
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netcfg.linuxnet import parse_chain, rate_to_kbit
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.linuxnet import parse_chain, rate_to_kbit
 
 QOS_TABLE = """table ip sop_qos {
   chain postrouting {

@@ -35,7 +35,7 @@ capacity: {description: host, limits, allocation before and after, type: dict, r
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.vps_libvirt import VirshError, allocations, node_capacity
+from ansible_collections.kominfo.sop.plugins.module_utils.vps_libvirt import VirshError, allocations, node_capacity
 
 
 def main():

@@ -64,7 +64,7 @@ import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.vps_libvirt import (
+from ansible_collections.kominfo.sop.plugins.module_utils.vps_libvirt import (
     LAB_MARK,
     SOP_NS,
     VirshError,

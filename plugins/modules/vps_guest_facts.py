@@ -29,7 +29,7 @@ guest: {description: hostname, vcpus, memory_mb, root_gb, addresses, type: dict,
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.vps_libvirt import VirshError, guest_facts, wait_ssh
+from ansible_collections.kominfo.sop.plugins.module_utils.vps_libvirt import VirshError, guest_facts, wait_ssh
 
 
 def main():

@@ -50,7 +50,7 @@ vm_id: {description: NetBox id of the VM (None in a plan of a new VM), type: int
 import ipaddress
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.netbox_client import (
+from ansible_collections.kominfo.sop.plugins.module_utils.netbox_client import (
     NETBOX_CONNECTION_ARGS,
     NetBoxError,
     connect,

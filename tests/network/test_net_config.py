@@ -14,7 +14,7 @@ PLAY = """
 - hosts: {host}
   gather_facts: false
   tasks:
-    - net_config:
+    - kominfo.sop.net_config:
         config: {config}
         state: {state}
 {extra}

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import sys
 
-import ansible.module_utils
 import pytest
 from netlab import ROOT
 
-# The modules import their helpers as ansible.module_utils.netcfg (ansible.cfg's module_utils).
-if str(ROOT / "plugins" / "module_utils") not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
+# The modules import their helpers from the collection kominfo.sop (collections/ in the repo,
+# its plugins/ linked to the repo's plugins/); a sys.path entry makes the same import work here.
+if str(ROOT / "collections") not in sys.path:
+    sys.path.append(str(ROOT / "collections"))
 
-from ansible.module_utils.netcfg.platforms import PLATFORMS, get_platform
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.platforms import PLATFORMS, get_platform
 
 RUNNING = """Building configuration...
 
@@ -111,4 +111,4 @@ def test_unknown_platform() -> None:
     with pytest.raises(ValueError, match="unknown platform"):
         get_platform("junos")
     assert set(PLATFORMS) == {"frr", "ios", "routeros"}
-    assert "ansible.module_utils.netcfg.frr" in sys.modules
+    assert "ansible_collections.kominfo.sop.plugins.module_utils.netcfg.frr" in sys.modules

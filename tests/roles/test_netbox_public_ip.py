@@ -505,11 +505,10 @@ class _FakeModule:
 
 def _load_module():
     """Import the module as Ansible would find it, module_utils included."""
-    import ansible.module_utils
-
-    utils = str(REPO / "plugins" / "module_utils")
-    if utils not in ansible.module_utils.__path__:
-        ansible.module_utils.__path__.append(utils)
+    # The collection kominfo.sop lives in collections/ (its plugins/ links to the repo's).
+    collections = str(REPO / "collections")
+    if collections not in sys.path:
+        sys.path.append(collections)
     spec = importlib.util.spec_from_file_location("netbox_public_ip_under_test", MODULE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

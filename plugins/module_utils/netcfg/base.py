@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from ansible.module_utils.netcfg.tree import parse_indented
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.tree import parse_indented
 
 
 class Plan:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ansible.module_utils.netcfg.base import Platform
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.base import Platform
 
 
 class FrrPlatform(Platform):

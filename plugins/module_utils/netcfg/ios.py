@@ -3,7 +3,7 @@ none); the netmiko ``cisco_ios`` driver is the same one the FRR lab exercises.""
 
 from __future__ import annotations
 
-from ansible.module_utils.netcfg.base import Platform
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.base import Platform
 
 
 class IosPlatform(Platform):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.netcfg.frr import FrrPlatform
-from ansible.module_utils.netcfg.ios import IosPlatform
-from ansible.module_utils.netcfg.routeros import RouterOsPlatform
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.frr import FrrPlatform
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.ios import IosPlatform
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.routeros import RouterOsPlatform
 
 PLATFORMS = {cls.name: cls for cls in (FrrPlatform, IosPlatform, RouterOsPlatform)}
 TESTED = ("frr",)

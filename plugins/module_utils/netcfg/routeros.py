@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from ansible.module_utils.netcfg.base import Platform
-from ansible.module_utils.netcfg.tree import Node, normalise_line
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.base import Platform
+from ansible_collections.kominfo.sop.plugins.module_utils.netcfg.tree import Node, normalise_line
 
 
 class RouterOsPlatform(Platform):

@@ -137,9 +137,8 @@ def ansible_env(repo_root: Path) -> dict[str, str]:
     return {
         "ANSIBLE_CONFIG": str(repo_root / "ansible.cfg"),
         "ANSIBLE_ROLES_PATH": str(repo_root / "roles"),
-        "ANSIBLE_LIBRARY": str(repo_root / "plugins" / "modules"),
-        "ANSIBLE_MODULE_UTILS": str(repo_root / "plugins" / "module_utils"),
-        "ANSIBLE_FILTER_PLUGINS": str(repo_root / "plugins" / "filter"),
+        # The project's modules are the collection kominfo.sop, found through ansible.cfg's
+        # collections_path and called by FQCN; no library path, so a short name cannot resolve.
         # ansible-runner appends its own callback directory to this one.
         "ANSIBLE_CALLBACK_PLUGINS": str(repo_root / "plugins" / "callback"),
         # Modules reach the local connection over stdin, not as AnsiballZ files holding their
