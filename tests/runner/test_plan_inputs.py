@@ -131,3 +131,29 @@ def test_collections_the_code_names_are_hashed(tmp_path: Path) -> None:
     after = _digests(repo, book)[1]
     (unused / "MANIFEST.json").write_text('{"x": 1}')
     assert _digests(repo, book)[1] == after, "a collection nothing names is not an input"
+
+
+def test_an_in_place_collection_counts_through_its_plugins_link(tmp_path: Path) -> None:
+    """Like kominfo.sop: collections/ on collections_path, ``plugins`` a link to the repo's plugins/."""
+    repo, book = _tree(tmp_path)
+    (repo / "ansible.cfg").write_text("[defaults]\nroles_path = roles\ncollections_path = collections\n")
+    (repo / "roles/c/tasks/main.yml").write_text("- kominfo.sop.thing: {}\n")
+    (repo / "playbooks/book.yml").write_text("- hosts: localhost\n  roles:\n    - a\n    - c\n")
+    (repo / "plugins/modules").mkdir()
+    module = repo / "plugins/modules/thing.py"
+    module.write_text("# v1\n")
+    coll = repo / "collections/ansible_collections/kominfo/sop"
+    coll.mkdir(parents=True)
+    (coll / "galaxy.yml").write_text("namespace: kominfo\nname: sop\n")
+    (coll / "plugins").symlink_to(Path("../../../../plugins"))
+    before = _digests(repo, book)[1]
+    assert _digests(repo, book)[1] == before, "the same tree gives the same digest"
+    module.write_text("# v2\n")
+    changed = _digests(repo, book)[1]
+    assert changed != before, "a module changed behind the plugins link is an input"
+    copy = repo / "elsewhere"
+    (copy / "modules").mkdir(parents=True)
+    (copy / "modules/thing.py").write_text("# v2\n")
+    (coll / "plugins").unlink()
+    (coll / "plugins").symlink_to(copy)
+    assert _digests(repo, book)[1] != changed, "where the link points is an input, same content or not"

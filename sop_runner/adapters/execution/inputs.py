@@ -204,11 +204,34 @@ def collection_dirs(texts: Iterable[Path], search: list[Path]) -> list[Path]:
 
 
 def collection_digest(dirs: list[Path]) -> str:
-    """Cheap: an installed collection's MANIFEST.json and FILES.json (the file checksums)."""
+    """Cheap: an installed collection's MANIFEST.json and FILES.json (the file checksums).
+
+    A collection used in place has no MANIFEST.json and counts whole, through its symlinks:
+    kominfo.sop's ``plugins`` links to the repository's plugins/, and where a link points is
+    part of what runs (``rglob`` does not follow links, so it would hash galaxy.yml only).
+    """
     parts: list[str] = []
     for d in dirs:
         meta = [d / "MANIFEST.json", d / "FILES.json"]
-        parts.append(f"{d}\0{file_digest(meta) if any(m.is_file() for m in meta) else file_digest([d])}")
+        parts.append(f"{d}\0{file_digest(meta) if any(m.is_file() for m in meta) else _linked_tree_digest(d)}")
+    return sha256_hex("\n".join(parts))
+
+
+def _linked_tree_digest(base: Path) -> str:
+    """Every file under ``base``, links followed: its name there, its real path, its content."""
+    parts: list[str] = []
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a link back up the tree: walk each real directory once
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(n for n in dirnames if n not in _SKIP_PARTS)
+        for name in sorted(filenames):
+            f = Path(dirpath) / name
+            if f.suffix != ".pyc" and f.is_file():
+                parts.append(f"{f.relative_to(base)}\0{os.path.realpath(f)}\0{sha256_hex(f.read_bytes())}")
     return sha256_hex("\n".join(parts))
 
 
