@@ -37,40 +37,40 @@ description:
     O(names), all checked before any is written) along the allowed transitions only; with
     O(tenant) the device is also assigned to that tenant (put into use); with O(journal) on a
     device whose status and tenant stay, the journal entry alone records the work, once.
-  - Before any write: the tenant exists, the rack exists and is not deprecated, the units
+  - Before any write, the tenant exists, the rack exists and is not deprecated, the units
     are free (refused with the free units and who occupies what), the rack's power budget
     (primary feeds, voltage x amperage x max utilisation) holds the new draw, and the serial
     is unique. Every change writes a journal entry on the device (or rack).
   - Idempotent; check mode computes the same checks and the diff and writes nothing.
 options:
-  netbox_url: {type: str, required: true}
-  netbox_token: {type: str, required: true}
-  netbox_timeout: {type: int, default: 30}
-  action: {type: str, required: true, choices: [rack_add, install, remove, relocate, transition, capacity_add]}
-  name: {type: str, default: ''}
-  names: {type: list, elements: str, default: []}
-  positions: {type: dict, default: {}}
-  power_budget_w: {type: int, default: 0}
-  device_type_u_height: {type: int, default: 0}
-  capacity_tb: {type: float, default: 0}
-  media: {type: str, default: ''}
-  components: {type: list, elements: str, default: []}
-  domain: {type: str, default: ''}
-  change_id: {type: str, default: ''}
-  site: {type: str, default: ''}
-  location: {type: str, default: ''}
-  tenant: {type: str, default: ''}
-  rack: {type: str, default: ''}
-  position: {type: int, default: 0}
-  face: {type: str, default: front}
-  u_height: {type: int, default: 42}
-  device_type: {type: str, default: ''}
-  role: {type: str, default: server}
-  serial: {type: str, default: ''}
-  power_draw_w: {type: int, default: 0}
-  power_supplies: {type: int, default: 2}
-  status: {type: str, default: ''}
-  journal: {type: str, default: ''}
+  netbox_url: {description: 'NetBox base URL, for example C(https://netbox.example).', type: str, required: true}
+  netbox_token: {description: 'NetBox API token (v1 or C(nbt_) v2).', type: str, required: true}
+  netbox_timeout: {description: 'Seconds to wait for each NetBox request.', type: int, default: 30}
+  action: {description: 'The transaction: add a rack, install, remove, relocate or change the status of a device, or add storage capacity.', type: str, required: true, choices: [rack_add, install, remove, relocate, transition, capacity_add]}
+  name: {description: 'Device name (or rack name for O(action=rack_add)).', type: str, default: ''}
+  names: {description: 'Several devices for O(action=transition) or O(action=relocate); all are checked before any is written.', type: list, elements: str, default: []}
+  positions: {description: 'Device name to rack unit, for O(action=relocate) with O(names).', type: dict, default: {}}
+  power_budget_w: {description: 'Rack power budget in W, recorded as the rack''s planned primary power feed (O(action=rack_add)).', type: int, default: 0}
+  device_type_u_height: {description: 'Height in U to register O(device_type) with when NetBox does not have it; 0 refuses an unknown type.', type: int, default: 0}
+  capacity_tb: {description: 'Storage capacity in TB (added for O(action=capacity_add), recorded on install).', type: float, default: 0}
+  media: {description: 'The media added, recorded as an inventory item (O(action=capacity_add)).', type: str, default: ''}
+  components: {description: 'C(Label=value) strings recorded as inventory items of the device.', type: list, elements: str, default: []}
+  domain: {description: 'Domain or service the device serves, kept in its description and the handover rows.', type: str, default: ''}
+  change_id: {description: 'Name of the change (for example the run id) for O(action=capacity_add); a second apply adds nothing.', type: str, default: ''}
+  site: {description: 'Site (slug) of the rack.', type: str, default: ''}
+  location: {description: 'Location within the site of a new rack.', type: str, default: ''}
+  tenant: {description: 'Tenant (slug) of the device.', type: str, default: ''}
+  rack: {description: 'Rack name; empty on install picks the first rack of O(site) with room and power.', type: str, default: ''}
+  position: {description: 'Lowest rack unit the device occupies.', type: int, default: 0}
+  face: {description: 'Rack face the device is mounted on.', type: str, default: front}
+  u_height: {description: 'Height of a new rack in U.', type: int, default: 42}
+  device_type: {description: 'Device type (model) of the device.', type: str, default: ''}
+  role: {description: 'Device role (slug).', type: str, default: server}
+  serial: {description: 'Serial number; must be unique.', type: str, default: ''}
+  power_draw_w: {description: 'Power the device draws in W, checked against the rack''s budget.', type: int, default: 0}
+  power_supplies: {description: 'Power supplies of the device; the draw is shared between them.', type: int, default: 2}
+  status: {description: 'Status to set; empty keeps the action''s default.', type: str, default: ''}
+  journal: {description: 'Journal entry text; empty writes one describing the change.', type: str, default: ''}
 author: sop-runner contributors
 """
 

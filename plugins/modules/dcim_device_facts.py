@@ -13,10 +13,10 @@ description:
   - Reads the device O(name) and the prefix that holds its primary IPv4; the gateway is the
     prefix's first host address (the data centre's convention). A read-only probe.
 options:
-  netbox_url: {type: str, required: true}
-  netbox_token: {type: str, required: true}
-  netbox_timeout: {type: int, default: 30}
-  name: {type: str, required: true}
+  netbox_url: {description: 'NetBox base URL, for example C(https://netbox.example).', type: str, required: true}
+  netbox_token: {description: 'NetBox API token (v1 or C(nbt_) v2).', type: str, required: true}
+  netbox_timeout: {description: 'Seconds to wait for each NetBox request.', type: int, default: 30}
+  name: {description: 'Device name in NetBox.', type: str, required: true}
 author: sop-runner contributors
 """
 

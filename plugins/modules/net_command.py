@@ -8,7 +8,7 @@ module: net_command
 short_description: Run show commands over netmiko and return their output (parsed when JSON)
 description:
   - Read-only. Refuses commands that do not start with C(show) so it cannot change a device.
-  - Safe in check mode (it runs the commands: a probe, not a change).
+  - Safe in check mode (it runs the commands; a probe, not a change).
 options:
   device: {description: Name used in messages., type: str, required: true}
   host: {description: SSH address., type: str, required: true}

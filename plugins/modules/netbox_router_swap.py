@@ -9,7 +9,7 @@ short_description: Move a replaced router's addresses, primary IP, cables and ro
 description:
   - Moves every IP address from the old router's interfaces to the same-named interfaces of the
     new one, the primary IPv4, cable terminations and the C(routing) config context, and sets
-    both devices' status. Idempotent: a finished swap has nothing left to move.
+    both devices' status. Idempotent, a finished swap has nothing left to move.
   - Check mode lists the steps without writing.
 options:
   netbox_url: {description: NetBox base URL., type: str, required: true}

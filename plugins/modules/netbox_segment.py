@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: netbox_segment
 short_description: Next free VLAN and prefix for an SKPD, with the router's SVI and gateway address
 description:
-  - Idempotent by name: a VLAN of that name in the group is reused with its prefix.
+  - Idempotent by name; a VLAN of that name in the group is reused with its prefix.
   - Allocation goes through NetBox's available-vlans and available-prefixes endpoints.
   - Check mode returns the values NetBox would allocate now, without creating anything.
 options:

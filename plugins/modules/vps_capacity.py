@@ -17,16 +17,16 @@ description:
     O(vcpus)/O(memory_mb).
   - Fails, with the numbers, when the allocation after the change exceeds the host's
     capacity times O(cpu_ratio) (vCPUs per physical CPU) or O(memory_ratio).
-  - A read-only probe: the same in check mode, never changed.
+  - A read-only probe; the same in check mode, never changed.
 options:
-  uri: {type: str, default: 'qemu:///system'}
-  name: {type: str, required: true}
-  vcpus: {type: int, required: true}
-  memory_mb: {type: int, required: true}
-  cpu_ratio: {type: float, default: 4.0}
-  memory_ratio: {type: float, default: 1.0}
-  host_cpus: {type: int, default: 0}
-  host_memory_mb: {type: int, default: 0}
+  uri: {description: 'libvirt connection URI of the host.', type: str, default: 'qemu:///system'}
+  name: {description: 'The VPS (libvirt domain) being created or resized; its current allotment is replaced by the new one.', type: str, required: true}
+  vcpus: {description: 'vCPUs of O(name) after the change.', type: int, required: true}
+  memory_mb: {description: 'Memory of O(name) after the change, in MiB.', type: int, required: true}
+  cpu_ratio: {description: 'Allowed vCPUs per physical CPU.', type: float, default: 4.0}
+  memory_ratio: {description: 'Allowed allotted memory per physical memory.', type: float, default: 1.0}
+  host_cpus: {description: 'Physical CPUs to assume instead of C(virsh nodeinfo); 0 reads the host.', type: int, default: 0}
+  host_memory_mb: {description: 'Physical memory in MiB to assume instead of C(virsh nodeinfo); 0 reads the host.', type: int, default: 0}
 author: sop-runner contributors
 """
 

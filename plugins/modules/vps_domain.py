@@ -22,27 +22,27 @@ description:
   - O(action=delete) destroys and undefines the domain and removes its overlay.
   - Check mode computes the same changes, reports them with a diff, and touches nothing.
 options:
-  action: {type: str, required: true, choices: [create, resize, delete]}
-  name: {type: str, required: true}
-  uri: {type: str, default: 'qemu:///system'}
-  pool: {type: str, default: default}
-  golden_image: {type: path}
-  kernel: {type: path}
-  initrd: {type: path}
-  vcpus: {type: int, default: 1}
-  memory_mb: {type: int, default: 512}
-  disk_gb: {type: int, default: 10}
-  max_vcpus: {type: int, default: 4}
-  max_memory_mb: {type: int, default: 2048}
-  address: {type: str, default: ''}
-  gateway: {type: str, default: ''}
-  dns: {type: str, default: ''}
-  network: {type: str, default: ''}
-  ssh_keys: {type: list, elements: str, default: []}
-  admin_key: {type: path}
-  ssh_port: {type: int, default: 0}
-  wait_timeout: {type: int, default: 240}
-  description: {type: str, default: ''}
+  action: {description: 'What to do with the domain.', type: str, required: true, choices: [create, resize, delete]}
+  name: {description: 'Domain name (the VPS name).', type: str, required: true}
+  uri: {description: 'libvirt connection URI of the host.', type: str, default: 'qemu:///system'}
+  pool: {description: 'Storage pool that holds the overlay disk.', type: str, default: default}
+  golden_image: {description: 'qcow2 golden image the overlay is backed by (O(action=create)).', type: path}
+  kernel: {description: 'Kernel for the direct kernel boot (O(action=create)).', type: path}
+  initrd: {description: 'Initrd for the direct kernel boot (O(action=create)).', type: path}
+  vcpus: {description: 'vCPUs of the VPS.', type: int, default: 1}
+  memory_mb: {description: 'Memory of the VPS, in MiB.', type: int, default: 512}
+  disk_gb: {description: 'Root disk size in GB; a resize only grows it.', type: int, default: 10}
+  max_vcpus: {description: 'Maximum vCPUs of the domain; a resize within it is done live.', type: int, default: 4}
+  max_memory_mb: {description: 'Maximum memory of the domain in MiB; a resize within it is done live.', type: int, default: 2048}
+  address: {description: 'The VPS''s IPv4 address with prefix length (CIDR), from NetBox; required for O(action=create).', type: str, default: ''}
+  gateway: {description: 'Gateway address given to the guest.', type: str, default: ''}
+  dns: {description: 'DNS server address given to the guest.', type: str, default: ''}
+  network: {description: 'Accepted for compatibility and not used; the guest network is taken from O(address).', type: str, default: ''}
+  ssh_keys: {description: 'Public SSH keys installed for the guest''s administrator.', type: list, elements: str, default: []}
+  admin_key: {description: 'Private key the module logs in with (wait for SSH, resize2fs).', type: path}
+  ssh_port: {description: 'Loopback port forwarded to the guest''s SSH; 0 picks a free one.', type: int, default: 0}
+  wait_timeout: {description: 'Seconds to wait for SSH after a start.', type: int, default: 240}
+  description: {description: 'Text kept in the domain''s description.', type: str, default: ''}
 author: sop-runner contributors
 """
 

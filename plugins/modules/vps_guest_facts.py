@@ -15,10 +15,10 @@ description:
     O(timeout) so hot-plugged vCPUs and balloon changes have settled.
   - A read-only probe; never changed.
 options:
-  port: {type: int, required: true}
-  key: {type: path, required: true}
-  timeout: {type: int, default: 60}
-  expect_vcpus: {type: int, default: 0}
+  port: {description: 'Loopback port forwarded to the guest''s SSH.', type: int, required: true}
+  key: {description: 'Private key to log in with.', type: path, required: true}
+  timeout: {description: 'Seconds to keep retrying.', type: int, default: 60}
+  expect_vcpus: {description: 'vCPU count to wait for (after a hot-plug); 0 does not wait for one.', type: int, default: 0}
 author: sop-runner contributors
 """
 

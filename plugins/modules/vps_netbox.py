@@ -20,22 +20,22 @@ description:
   - Check mode reports the address NetBox would hand out now and writes nothing. O(expect)
     makes an apply fail when NetBox would hand out another address than the approved plan's.
 options:
-  netbox_url: {type: str, required: true}
-  netbox_token: {type: str, required: true}
-  netbox_timeout: {type: int, default: 30}
-  state: {type: str, default: present, choices: [present, absent]}
-  name: {type: str, required: true}
-  cluster: {type: str, required: true}
-  tenant: {type: str, default: ''}
-  prefix: {type: str, default: ''}
-  interface: {type: str, default: eth0}
-  vcpus: {type: int}
-  memory_mb: {type: int}
-  disk_gb: {type: int}
-  status: {type: str, default: active}
-  description: {type: str, default: ''}
-  expect: {type: str, default: ''}
-  delete_record: {type: bool, default: false}
+  netbox_url: {description: 'NetBox base URL, for example C(https://netbox.example).', type: str, required: true}
+  netbox_token: {description: 'NetBox API token (v1 or C(nbt_) v2).', type: str, required: true}
+  netbox_timeout: {description: 'Seconds to wait for each NetBox request.', type: int, default: 30}
+  state: {description: 'C(present) registers or updates the VM; C(absent) decommissions it.', type: str, default: present, choices: [present, absent]}
+  name: {description: 'Virtual machine name.', type: str, required: true}
+  cluster: {description: 'Cluster the VM belongs to.', type: str, required: true}
+  tenant: {description: 'Tenant (slug) of the VM.', type: str, default: ''}
+  prefix: {description: 'Prefix (CIDR) the address comes from; empty takes the tenant''s SKPD LAN prefix, else the shared server prefix.', type: str, default: ''}
+  interface: {description: 'Interface of the VM that carries the address.', type: str, default: eth0}
+  vcpus: {description: 'vCPUs to record.', type: int}
+  memory_mb: {description: 'Memory to record, in MiB.', type: int}
+  disk_gb: {description: 'Disk to record, in GB.', type: int}
+  status: {description: 'Status of the VM for O(state=present).', type: str, default: active}
+  description: {description: 'Description of the VM.', type: str, default: ''}
+  expect: {description: 'Address (CIDR or plain) the approved plan showed; the apply fails when NetBox would give another.', type: str, default: ''}
+  delete_record: {description: 'With O(state=absent), also delete the VM record.', type: bool, default: false}
 author: sop-runner contributors
 """
 
