@@ -7,6 +7,7 @@ working directory, else built-in defaults). Paths are relative to the file's fol
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,20 @@ class Organisation:
     parent: str = "Pemerintah Kabupaten Wonosobo"
     address: str = "Jl. Sabuk Alu No. 2, Wonosobo"
     city: str = "Wonosobo"
+    # The site's zone (IANA name): every time on a document is printed in it, never in UTC.
+    # Asia/Jakarta is WIB, Asia/Makassar WITA (Tanah Bumbu, Kalimantan Timur), Asia/Jayapura WIT.
+    timezone: str = "Asia/Jakarta"
+    # The unit code in a letter number: <klasifikasi>/<urut>/<unit>/<tahun>.
+    unit: str = "Diskominfo"
+    # Classification code (Klasifikasi Arsip of the regency) per document kind; "default"
+    # serves the kinds not listed. Set them from the regency's own classification scheme.
+    classification: dict[str, str] = field(default_factory=lambda: {"default": "000.5.4"})
+    # SKPD slug -> full name, for letters ("dinkes" -> "Dinas Kesehatan").
+    tenants: dict[str, str] = field(default_factory=dict)
+
+    def classification_for(self, kind: str) -> str:
+        """The classification code that numbers documents of ``kind``."""
+        return self.classification.get(kind) or self.classification.get("default") or "000"
 
 
 @dataclass(slots=True)
@@ -94,8 +109,51 @@ def _users(items: list[dict[str, Any]], base: Path, source: str) -> dict[str, Us
             public_key=pub,
             private_key_file=str((base / key_file).resolve()) if key_file else "",
             tenant=str(item.get("tenant", "")),
+            pangkat=str(item.get("pangkat", "")),
         )
     return users
+
+
+def _organisation(data: Any, source: str) -> Organisation:
+    """The ``organisation:`` section, each key checked and named when wrong."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{source}: organisation: must be a mapping")
+    known = set(Organisation.__dataclass_fields__)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InvalidInputError(
+            f"{source}: organisation: unknown key(s) {', '.join(unknown)}", hint=f"known: {', '.join(sorted(known))}"
+        )
+    for key in ("classification", "tenants"):
+        value = data.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, str) and v for v in value.values()):
+            raise InvalidInputError(
+                f"{source}: organisation.{key}: must map names to non-empty strings",
+                hint="e.g. classification: {default: '000.5.4', surat: '000.5.4'}",
+            )
+    org = Organisation(**{k: v for k, v in data.items() if k != "classification"})
+    if "classification" in data:
+        org.classification = {"default": "000.5.4", **{str(k): str(v) for k, v in data["classification"].items()}}
+    try:
+        ZoneInfo(org.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInputError(
+            f"{source}: organisation.timezone: {org.timezone!r} is not a time zone",
+            hint="use an IANA name: Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)",
+        ) from exc
+    bad_codes = [k for k, v in org.classification.items() if not re.fullmatch(r"\d{3}(?:\.\d+)*", v)]
+    if bad_codes:
+        raise InvalidInputError(
+            f"{source}: organisation.classification.{bad_codes[0]}: {org.classification[bad_codes[0]]!r} "
+            "is not a classification code",
+            hint="use the dotted digits of the regency's Klasifikasi Arsip, e.g. '000.5.4'",
+        )
+    if not re.fullmatch(r"[A-Za-z0-9.\-]+", org.unit):
+        raise InvalidInputError(f"{source}: organisation.unit: {org.unit!r} must be a code without '/'",
+                                hint="e.g. unit: Diskominfo")
+    return org
 
 
 def _load_env_file(path: Path) -> None:
@@ -131,7 +189,7 @@ def load_config(path: str | None = None) -> RunnerConfig:
     home = (base / str(data.get("home", os.environ.get("SOP_HOME", "var")))).resolve()
     database = str(data.get("database") or os.environ.get("SOP_DATABASE") or f"sqlite:///{home / 'sop.db'}")
     catalogue = (base / str(data["catalogue"])).resolve() if "catalogue" in data else repo / "sops"
-    org = Organisation(**data.get("organisation", {})) if data.get("organisation") else Organisation()
+    org = _organisation(data.get("organisation") or {}, source)
     cfg = RunnerConfig(
         home=home,
         database=database,

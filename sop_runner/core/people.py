@@ -17,6 +17,7 @@ class User:
     public_key: str = ""  # OpenSSH public key line
     private_key_file: str = ""  # only for lab personas / the operator's own key
     tenant: str = ""  # for requesters: the SKPD they belong to
+    pangkat: str = ""  # rank and grade for a signature block, e.g. "Pembina Tk. I (IV/b)"
 
     def has(self, role: str) -> bool:
         """Whether the user holds ``role``."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
+from sop_runner.adapters.paperwork.numbering import letter_number
 from sop_runner.adapters.paperwork.render import Rendered, render_document
+from sop_runner.adapters.paperwork.waktu import jam, tanggal
 from sop_runner.core.canonical import sha256_hex
 from sop_runner.core.catalogue.model import Document, SopDefinition
 from sop_runner.core.run.state import RunState
@@ -43,31 +46,40 @@ def key_fingerprint(public_key: str) -> str:
 
 def _signers(
     cfg: Any, state: RunState, sop: SopDefinition, doc: Document, sig_by_step: dict[int, str]
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """Who signs this document: for each signing lane, the person who acted in it in this run
-    (every gate's signer when the document names no lanes), with their key fingerprint."""
-    rows: list[dict[str, str]] = []
-    acts: list[tuple[int, str, str, str]] = []  # step, user, action text, time
+    (every gate's signer when the document names no lanes), with their key fingerprint. A lane
+    nobody acted in (a letter signed by the Kepala Dinas on a run rejected earlier) is signed by
+    the configured holder of its role, so the letter still names its official."""
+    rows: list[dict[str, Any]] = []
+    acts: list[tuple[int, str, str, datetime]] = []  # step, user, action text, time
     for g in state.gates:
-        acts.append((g.step, g.user, _ACTION_ID.get(g.action, g.action), g.at.strftime("%Y-%m-%d %H:%M UTC")))
+        acts.append((g.step, g.user, _ACTION_ID.get(g.action, g.action), g.at))
     for v in state.visits:
         if v.by and v.ended and not any(a[0] == v.step and a[1] == v.by for a in acts):
-            acts.append((v.step, v.by, "melaksanakan", v.ended.strftime("%Y-%m-%d %H:%M UTC")))
+            acts.append((v.step, v.by, "melaksanakan", v.ended))
     lanes = doc.signers or [sop.step(a[0]).actor for a in acts if a[0] in sig_by_step]
     for lane in dict.fromkeys(lanes):
         mine = [a for a in acts if sop.step(a[0]).actor == lane and a[1] != "sop-runner"]
-        if not mine:
-            continue
-        step, user, action, at = sorted(mine)[-1]
+        actor = sop.actor(lane)
+        if mine:
+            step, user, action, at = sorted(mine, key=lambda a: (a[3], a[0]))[-1]
+            action_text: str = f"langkah {step}: {action}"
+        else:
+            holder = next((u for u in cfg.users.values() if u.has(actor.role)), None)
+            if holder is None:
+                continue
+            user, action_text, at, step = holder.username, "-", None, 0
         u = cfg.users.get(user)
         rows.append(
             {
-                "actor_name": sop.actor(lane).name,
+                "actor_name": actor.name,
                 "name": u.name if u else user,
                 "nip": u.nip if u else "",
-                "jabatan": u.jabatan if u else "",
-                "action_text": f"langkah {step}: {action}",
-                "at": at,
+                "jabatan": (u.jabatan if u else "") or actor.name,
+                "pangkat": u.pangkat if u else "",
+                "action_text": action_text,
+                "at": at if at is not None else "-",
                 "key": key_fingerprint(u.public_key) if u else "-",
                 "fingerprint": fingerprint(sig_by_step.get(step, "")) if step in sig_by_step else "-",
             }
@@ -80,9 +92,18 @@ def fingerprint(armored: str) -> str:
     return "SHA256:" + sha256_hex(armored)[:24] if armored else "-"
 
 
-def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document) -> dict[str, Any]:
-    """Everything the templates can use."""
+def context(
+    svc: RunService,
+    state: RunState,
+    sop: SopDefinition,
+    doc: Document,
+    *,
+    number: str = "",
+    issued: datetime | None = None,
+) -> dict[str, Any]:
+    """Everything the templates can use; ``number`` is the register's number for this issue."""
     cfg = svc.cfg
+    tenants = {**_SKPD, **cfg.organisation.tenants}
     requester = cfg.users.get(state.requester)
     events = svc.store.events(state.run_id)
     sig_by_step: dict[int, str] = {}
@@ -92,8 +113,7 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
     signers = _signers(cfg, state, sop, doc, sig_by_step)
     labels = {p.name: p.label for p in sop.parameters}
     params = [
-        {"label": labels.get(k, k), "value": ", ".join(v) if isinstance(v, list) else ("-" if v in (None, "") else v)}
-        for k, v in state.params.items()
+        {"label": labels.get(k, k), "value": _param_value(k, v, tenants)} for k, v in state.params.items()
     ]
     plan_ctx: dict[str, Any] | None = None
     auto_steps = [s.number for s in sop.steps if s.automated]
@@ -107,7 +127,7 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
             "hash": approved_hash,
             "diff": _approved_diff(events, chosen, approved_hash) or plan.diff,
             "summary": plan.summary,
-            "result": dict(sop_plan),
+            "result": ordered(sop_plan),
         }
     # What the apply itself reported (set_stats ``sop_result``: e.g. the versions before and
     # after an upgrade, the actions taken), as opposed to the plan's check-mode prediction.
@@ -151,15 +171,17 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
             {
                 "step": step_no,
                 "by": rec.get("by", ""),
-                "at": str(rec.get("at", ""))[:19],
+                "at": rec.get("at", ""),
                 "reason": rec.get("reason", ""),
                 "deadline": rec.get("deadline", ""),
-                "status": urgent_status(rec, gate),
+                "status": urgent_status(rec, gate, cfg.organisation.timezone),
             }
         )
     number_text = f"nomor {sop.source.number}" if sop.source.number else ""
-    issued = datetime.now(UTC)
+    issued = issued or datetime.now(UTC)
     skpd = str(state.params.get("skpd", requester.tenant if requester else ""))
+    result = plan_ctx["result"] if plan_ctx else {}
+    shown = {str(p["value"]) for p in params}
     head_seq, head_hash = svc.store.chain_head()
     return {
         "org": cfg.organisation,
@@ -170,8 +192,10 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
             "id": doc.id,
             "kind": str(doc.kind),
             "title": doc.title,
-            "number": f"{doc.kind.value.upper().replace('_', '')}/{state.run_id}/{doc.id}/{issued.year}",
+            "number": number or "-",
         },
+        # The result without what the request already says (the reply letter names each fact once).
+        "new_result": {k: v for k, v in result.items() if _param_value(k, v, tenants) not in shown},
         "sop": {
             "id": sop.id,
             "title": sop.title,
@@ -187,7 +211,7 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
                 "nip": requester.nip if requester else "",
                 "tenant": requester.tenant if requester else "",
             },
-            "skpd_name": skpd_name(skpd),
+            "skpd_name": tenants.get(skpd, skpd or "-"),
             # Started by Kominfo staff (its first row is not an SKPD's request, e.g. SOP 24's
             # upgrade reminder): letters announce the work instead of answering a request.
             "internal": sop.starter_role != "requester",
@@ -199,7 +223,7 @@ def context(svc: RunService, state: RunState, sop: SopDefinition, doc: Document)
         "params": params,
         "signers": signers,
         "plan": plan_ctx,
-        "applied_result": applied_result,
+        "applied_result": ordered(applied_result),
         "verification": verification,
         "rejection": rejection,
         "steps": steps,
@@ -233,22 +257,26 @@ def title_case(title: str) -> str:
     return " ".join(words)
 
 
-def urgent_status(rec: dict[str, Any], gate: Any) -> str:
-    """Whether the late approval of an urgent apply came, and within its deadline."""
+def urgent_status(rec: dict[str, Any], gate: Any, zone: str = "Asia/Jakarta") -> str:
+    """Whether the late approval of an urgent apply came, and within its deadline (times in ``zone``)."""
     from datetime import timedelta
 
     from sop_runner.core.timestd import parse_time
+
+    def when(dt: datetime) -> str:
+        here = dt.astimezone(ZoneInfo(zone))
+        return f"{tanggal(here)} {jam(here, zone)}"
 
     at = datetime.fromisoformat(str(rec.get("at")))
     limit = parse_time(str(rec.get("deadline", ""))).minutes or 24 * 60
     due = at + timedelta(minutes=limit)
     if gate is not None and gate.action == "approve":
         late = " (TERLAMBAT)" if gate.at > due else ""
-        return f"disetujui kemudian oleh {gate.user} pada {gate.at:%Y-%m-%d %H:%M}{late}"
+        return f"disetujui kemudian oleh {gate.user} pada {when(gate.at)}{late}"
     if gate is not None:
         return f"DITOLAK kemudian oleh {gate.user}"
     overdue = datetime.now(UTC) > due
-    return "BELUM DISETUJUI" + (" dan MELEWATI BATAS" if overdue else f" (batas {due:%Y-%m-%d %H:%M} UTC)")
+    return "BELUM DISETUJUI" + (" dan MELEWATI BATAS" if overdue else f" (batas {when(due)})")
 
 
 def _approved_diff(events: list[Any], step: int, plan_hash: str) -> str:
@@ -268,13 +296,49 @@ _SKPD = {
 }
 
 
-def skpd_name(slug: str) -> str:
-    """The SKPD's full name for letters (slug when unknown)."""
-    return _SKPD.get(slug, slug or "-")
+def _param_value(key: str, value: Any, tenants: dict[str, str]) -> Any:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if value in (None, ""):
+        return "-"
+    if key in ("skpd", "tenant") and isinstance(value, str):
+        return tenants.get(value, value)
+    return value
+
+
+def ordered(result: dict[str, Any]) -> dict[str, Any]:
+    """Result keys with each "before" ahead of its "after" ("Sisa alamat sebelum", then "sesudah").
+
+    The store keeps results as sorted JSON, which put ``free_after`` before ``free_before``.
+    """
+    out: dict[str, Any] = {}
+    for key, value in result.items():
+        twin = key.replace("after", "before")
+        if twin != key and twin in result and twin not in out:
+            out[twin] = result[twin]
+        out.setdefault(key, value)
+    return out
 
 
 def render(svc: RunService, state: RunState, sop: SopDefinition, doc: Document) -> Rendered:
-    """Render ``doc`` for ``state`` into the run's documents folder."""
-    ctx = context(svc, state, sop, doc)
-    out = svc.cfg.home / "runs" / state.run_id / "documents"
-    return render_document(doc.template, ctx, out, doc.id, pdf=True)
+    """Render ``doc`` for ``state`` into the run's documents folder, numbered from the register.
+
+    The number is taken before rendering (it is in the Markdown, so in the recorded digest);
+    if rendering fails it is recorded as cancelled, never handed out again.
+    """
+    org = svc.cfg.organisation
+    issued = datetime.now(UTC)
+    year = issued.astimezone(ZoneInfo(org.timezone)).year
+    kind, code = str(doc.kind), org.classification_for(str(doc.kind))
+    seq, number = svc.store.reserve_number(
+        org.name, kind, year, state.run_id, doc.id, lambda n: letter_number(code, n, org.unit, year)
+    )
+    try:
+        ctx = context(svc, state, sop, doc, number=number, issued=issued)
+        out = svc.cfg.home / "runs" / state.run_id / "documents"
+        rendered = render_document(doc.template, ctx, out, doc.id, pdf=True)
+    except BaseException:
+        svc.store.settle_number(org.name, kind, year, seq, "cancelled")
+        raise
+    svc.store.settle_number(org.name, kind, year, seq, "issued")
+    return rendered

@@ -306,5 +306,5 @@ class RunService(GateMixin, ApplyMixin):
         doc = sop.document_def(doc_id)
         rendered = documents.render(self, state, sop, doc)
         data = {"doc_id": doc.id, "kind": str(doc.kind), "title": doc.title, "sha256": rendered.sha256,
-                "files": rendered.files, "by": by}
+                "files": rendered.files, "by": by, "digests": rendered.digests}
         return self._append(state, [Event(Ev.DOCUMENT_ISSUED, RUNNER, data)])

@@ -9,51 +9,50 @@ own assets and embeds no file (``pdf``).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from sop_runner.adapters.paperwork import waktu
 from sop_runner.adapters.paperwork.safe_markdown import to_html
+from sop_runner.adapters.paperwork.waktu import as_datetime
 from sop_runner.core.canonical import sha256_hex
 
 TEMPLATES = Path(__file__).parent / "templates"
 _CSS = TEMPLATES / "assets" / "paperwork.css"
-
-_BULAN = [
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-]
-_HARI = ["Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"]
-
+# The site's zone while one document renders (the Jinja filters read it).
+_ZONE: ContextVar[str] = ContextVar("paperwork_zone", default="Asia/Jakarta")
 
 def tanggal(value: Any) -> str:
-    """A date the Indonesian way: '24 November 2026'."""
-    from datetime import datetime
-
-    dt = datetime.fromisoformat(str(value)) if not isinstance(value, datetime) else value
-    return f"{dt.day} {_BULAN[dt.month - 1]} {dt.year}"
+    """A date the Indonesian way: '24 November 2026' (a time is read in the render's zone)."""
+    dt = as_datetime(value)
+    return waktu.tanggal(dt.astimezone(ZoneInfo(_ZONE.get()))) if dt else str(value)
 
 
 def hari(value: Any) -> str:
     """The weekday name in Bahasa Indonesia."""
-    from datetime import datetime
+    dt = as_datetime(value)
+    return waktu.hari(dt.astimezone(ZoneInfo(_ZONE.get()))) if dt else str(value)
 
-    dt = datetime.fromisoformat(str(value)) if not isinstance(value, datetime) else value
-    return _HARI[dt.weekday()]
+
+def jam(value: Any) -> str:
+    """'15:47 WIB': the time in the site's zone, named."""
+    dt = as_datetime(value)
+    zone = _ZONE.get()
+    return waktu.jam(dt.astimezone(ZoneInfo(zone)), zone) if dt else str(value)
+
+
+def saat(value: Any) -> str:
+    """'4 Desember 2026 15:47 WIB', or the value as written when it is not a time ("-")."""
+    dt = as_datetime(value)
+    return f"{tanggal(dt)} {jam(dt)}" if dt else str(value)
 
 
 def _flat(value: Any) -> str:
@@ -186,6 +185,8 @@ def _env() -> Environment:
     )
     env.filters["tanggal"] = tanggal
     env.filters["hari"] = hari
+    env.filters["jam"] = jam
+    env.filters["saat"] = saat
     env.filters["cell"] = cell
     env.filters["uraian"] = uraian
     env.filters["label"] = label
@@ -211,11 +212,43 @@ def _check_audit_head(context: dict[str, Any]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """A rendered document and where its files are."""
+    """A rendered document, where its files are, and the SHA-256 of each file by format."""
 
     markdown: str
     sha256: str
     files: dict[str, str]
+    digests: dict[str, str] = field(default_factory=dict)
+
+
+def check_line(number: str, run_id: str, sha256: str) -> str:
+    """The line a reader checks a printed document by (also the QR code's text)."""
+    return f"Nomor {number} | Run {run_id} | SHA-256 {sha256}"
+
+
+def _check_block(context: dict[str, Any], sha256: str) -> str:
+    """HTML for the check line and its QR code, added after the Markdown step.
+
+    Raw HTML inside the Markdown is refused on purpose (``safe_markdown``), so this is built
+    here from escaped text. The QR code is a table of dark and light cells rather than SVG or
+    an image: the HTML holds no SVG (a document's HTML must not carry script-capable markup)
+    and the PDF renderer fetches nothing for it.
+    """
+    doc, run = context.get("doc") or {}, context.get("run") or {}
+    line = check_line(str(doc.get("number", "-")), str(run.get("id", "-")), sha256)
+    return f"<div class='periksa'>{qr_table(line)}<p>Periksa keaslian dengan <code>sop docs verify</code> atau " \
+        f"log audit.<br><span>{html.escape(line)}</span></p></div>"
+
+
+def qr_table(text: str) -> str:
+    """``text`` as a QR code (error correction M) drawn with a table's cells; '' without segno."""
+    try:
+        import segno
+    except ImportError:  # the printed line alone still lets a reader check the document
+        return ""
+    rows = segno.make(text, error="m").matrix_iter(scale=1, border=2)
+    body = "".join("<tr>" + "".join("<td class='d'></td>" if dark else "<td></td>" for dark in row) + "</tr>"
+                   for row in rows)
+    return f"<table class='qr' aria-label='QR'>{body}</table>"
 
 
 def render_document(template: str, context: dict[str, Any], out_dir: Path, stem: str, *, pdf: bool = True) -> Rendered:
@@ -223,9 +256,17 @@ def render_document(template: str, context: dict[str, Any], out_dir: Path, stem:
 
     ``context["audit_head"]`` (optional, ``{"seq", "hash"}``): the audit chain head when
     issued, printed under the signatures so the document can be checked against the log.
+    Times print in ``context["org"].timezone`` (default Asia/Jakarta, WIB).
     """
     _check_audit_head(context)
-    md_text = _env().get_template(template).render(**context)
+    zone = str(getattr(context.get("org"), "timezone", "Asia/Jakarta"))
+    ZoneInfo(zone)  # an unknown zone fails here, before anything is written
+    token = _ZONE.set(zone)
+    try:
+        md_text = _env().get_template(template).render(**context)
+    finally:
+        _ZONE.reset(token)
+    md_sha = sha256_hex(md_text)
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
     md_path = out_dir / f"{stem}.md"
@@ -233,7 +274,8 @@ def render_document(template: str, context: dict[str, Any], out_dir: Path, stem:
     files["md"] = str(md_path)
     css = _CSS.read_text(encoding="utf-8")
     head = f"<meta charset='utf-8'><title>{html.escape(stem)}</title><style>{css}</style>"
-    page = f"<!doctype html><html lang='id'><head>{head}</head><body>{to_html(md_text)}</body></html>"
+    body = to_html(md_text) + _check_block(context, md_sha)
+    page = f"<!doctype html><html lang='id'><head>{head}</head><body>{body}</body></html>"
     html_path = out_dir / f"{stem}.html"
     html_path.write_text(page, encoding="utf-8")
     files["html"] = str(html_path)
@@ -243,4 +285,5 @@ def render_document(template: str, context: dict[str, Any], out_dir: Path, stem:
         pdf_path = out_dir / f"{stem}.pdf"
         html_to_pdf(page, pdf_path)
         files["pdf"] = str(pdf_path)
-    return Rendered(markdown=md_text, sha256=sha256_hex(md_text), files=files)
+    digests = {fmt: hashlib.sha256(Path(path).read_bytes()).hexdigest() for fmt, path in files.items()}
+    return Rendered(markdown=md_text, sha256=md_sha, files=files, digests=digests)

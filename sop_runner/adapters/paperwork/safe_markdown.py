@@ -76,6 +76,21 @@ class _InertLinks(Treeprocessor):  # type: ignore[misc]  # Python-Markdown ships
                 del element.attrib["src"]
 
 
+class _LayoutClasses(Treeprocessor):  # type: ignore[misc]
+    """Mark the tables whose header row is empty (``| | |``) as label/value layout, not data.
+
+    The letter head (Nomor / Sifat / Lampiran / Hal) and the requester box are written that way;
+    the stylesheet prints them without borders or a header. The class comes from the table's
+    shape, which the templates fix, never from a value.
+    """
+
+    def run(self, root: Any) -> None:
+        for table in root.iter("table"):
+            heads = list(table.iter("th"))
+            if heads and not any((th.text or "").strip() or len(th) for th in heads):
+                table.set("class", "kv")
+
+
 # In paperwork Markdown "&amp;", "&lt;" and "&gt;" always mean "&", "<" and ">": the templates
 # escape every value that way. Python-Markdown escapes code once more ("&amp;lt;"), which
 # would print "&lt;" inside a diff; one level is taken back inside <code>. Every tag in the
@@ -97,6 +112,7 @@ class _NoRawHtml(Extension):  # type: ignore[misc]
         md.inlinePatterns.deregister("html")  # inline <img>, <a href=…>, comments
         # Last of all (after "unescape" at 0): attributes are final when they are judged.
         md.treeprocessors.register(_InertLinks(md), "inert_links", -10)
+        md.treeprocessors.register(_LayoutClasses(md), "layout_classes", -11)
         md.postprocessors.register(_CodeAsWritten(md), "code_as_written", 0)  # after raw_html puts code back
 
 

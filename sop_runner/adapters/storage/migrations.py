@@ -50,4 +50,29 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "ALTER TABLE events ADD COLUMN signature TEXT NOT NULL DEFAULT ''",
         ],
     ),
+    (
+        3,
+        "document numbering register: one counter per agency, kind and year; every number kept",
+        [
+            """CREATE TABLE doc_counters (
+            agency VARCHAR(128) NOT NULL,
+            kind VARCHAR(40) NOT NULL,
+            year INTEGER NOT NULL,
+            last INTEGER NOT NULL,
+            PRIMARY KEY (agency, kind, year)
+        )""",
+            """CREATE TABLE doc_numbers (
+            agency VARCHAR(128) NOT NULL,
+            kind VARCHAR(40) NOT NULL,
+            year INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            number VARCHAR(200) NOT NULL,
+            run_id VARCHAR(64) NOT NULL,
+            doc_id VARCHAR(64) NOT NULL,
+            status VARCHAR(20) NOT NULL,
+            updated VARCHAR(40) NOT NULL,
+            PRIMARY KEY (agency, kind, year, seq)
+        )""",
+        ],
+    ),
 ]

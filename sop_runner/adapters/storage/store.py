@@ -8,7 +8,7 @@ expected version so two people acting on the same run at once cannot both win.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -247,6 +247,69 @@ class EventStore:
         """target -> run id."""
         with self.engine.connect() as conn:
             return {str(r[0]): str(r[1]) for r in conn.execute(text("SELECT target, run_id FROM locks"))}
+
+    # -- document numbering register ------------------------------------------------------
+    def reserve_number(
+        self, agency: str, kind: str, year: int, run_id: str, doc_id: str, fmt: Callable[[int], str]
+    ) -> tuple[int, str]:
+        """Take the next number of ``agency``'s register for ``kind`` in ``year``.
+
+        The counter row is created if missing (``ON CONFLICT DO NOTHING``, so two first issues
+        of a year do not both insert) and then incremented in place: the UPDATE takes the row's
+        write lock on PostgreSQL and SQLite's BEGIN IMMEDIATE serialises the whole transaction,
+        so two runs issuing at once wait for each other and never read the same value. The
+        number is kept as ``reserved`` in the same transaction; :meth:`settle_number` marks it
+        ``issued`` or ``cancelled``. A counter never goes down, so a number is never reused.
+        """
+        key = {"a": agency, "k": kind, "y": year}
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO doc_counters (agency, kind, year, last) VALUES (:a, :k, :y, 0) "
+                    "ON CONFLICT (agency, kind, year) DO NOTHING"
+                ),
+                key,
+            )
+            conn.execute(
+                text("UPDATE doc_counters SET last = last + 1 WHERE agency = :a AND kind = :k AND year = :y"), key
+            )
+            seq = int(
+                conn.execute(
+                    text("SELECT last FROM doc_counters WHERE agency = :a AND kind = :k AND year = :y"), key
+                ).scalar_one()
+            )
+            number = fmt(seq)
+            conn.execute(
+                text(
+                    "INSERT INTO doc_numbers (agency, kind, year, seq, number, run_id, doc_id, status, updated) "
+                    "VALUES (:a, :k, :y, :s, :n, :r, :d, 'reserved', :u)"
+                ),
+                {**key, "s": seq, "n": number, "r": run_id, "d": doc_id, "u": utcnow()},
+            )
+        return seq, number
+
+    def settle_number(self, agency: str, kind: str, year: int, seq: int, status: str) -> None:
+        """Mark a reserved number ``issued`` or ``cancelled`` (it stays in the register either way)."""
+        if status not in ("issued", "cancelled"):
+            raise ValueError(f"number status must be 'issued' or 'cancelled', got {status!r}")
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE doc_numbers SET status = :st, updated = :u "
+                    "WHERE agency = :a AND kind = :k AND year = :y AND seq = :s"
+                ),
+                {"st": status, "u": utcnow(), "a": agency, "k": kind, "y": year, "s": seq},
+            )
+
+    def numbers(self, agency: str | None = None) -> list[dict[str, Any]]:
+        """The register's rows (every number ever taken), oldest first."""
+        sql = "SELECT agency, kind, year, seq, number, run_id, doc_id, status, updated FROM doc_numbers"
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(sql + (" WHERE agency = :a" if agency else "") + " ORDER BY agency, kind, year, seq"),
+                {"a": agency} if agency else {},
+            ).mappings().all()
+        return [dict(r) for r in rows]
 
     @contextmanager
     def raw(self) -> Iterator[Connection]:
