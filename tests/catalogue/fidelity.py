@@ -19,6 +19,8 @@ The rules, and why:
   ``remarks`` holds only the paper's Keterangan; the editors' words go to ``note``.
 - An output-only last row (no text, no time) stays so: empty text and time, the paper's
   output, and a ``note`` saying which actor the runner gives it (the paper gives none).
+- The Uraian Prosedur list (002 and 003 have one) is kept as printed in ``uraian``: the
+  narrative that names who does what, separate from the rows.
 - Actors: the swimlane headings and the SOP's actors are the same set (names compared with
   ACTOR_SIMILARITY, for OCR slips such as "Wonorejo"); where the paper kept its ticks (003
   writes the row number into the swimlane) the step's actor is the ticked one.
@@ -136,10 +138,17 @@ def _same_actor(a: str, b: str) -> bool:
     return difflib.SequenceMatcher(None, key(a), key(b)).ratio() >= ACTOR_SIMILARITY
 
 
-def compare(sop: SopDefinition, table: PaperTable) -> list[Mismatch]:
-    """Every difference between ``sop`` and its paper ``table``."""
+def compare(sop: SopDefinition, table: PaperTable, uraian: list[str] | None = None) -> list[Mismatch]:
+    """Every difference between ``sop`` and its paper ``table`` (and its Uraian list, if given)."""
     rows = table_rows(table)
     out: list[Mismatch] = []
+    if uraian is not None:
+        mine = [norm(u) for u in sop.uraian]
+        if mine != uraian:
+            first = next((i for i, (a, b) in enumerate(zip(mine, uraian, strict=False)) if a != b), None)
+            where = f"item {first + 1}: paper {uraian[first]!r}" if first is not None else (
+                f"{len(uraian)} items on paper, {len(mine)} in the catalogue")
+            out.append(Mismatch(sop.id, None, "uraian", where))
     table_steps = [s for s in sop.steps if not s.beyond_table]
     extra = [s for s in sop.steps if s.beyond_table]
     if len(table_steps) != len(rows):

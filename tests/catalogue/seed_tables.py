@@ -184,3 +184,39 @@ def parse_seed(path: Path) -> list[PaperTable]:
 def seed_tables(seeds: Path = SEEDS) -> dict[str, list[PaperTable]]:
     """Seed prefix ('000' .. '004') -> its tables."""
     return {p.name[:3]: parse_seed(p) for p in sorted(seeds.glob("[0-9][0-9][0-9]_*.txt"))}
+
+
+_ITEM = re.compile(r"^(\d+)\.\s*(.*)$")
+_EMPHASIS = re.compile(r"\*(\S[^*]*\S)\*")  # Markdown italics around a term (003)
+
+
+def _numbered(lines: list[str], start: int) -> list[str]:
+    """The numbered list from ``start``: "1. ..." lines, a line without a number continuing the
+    item before it, up to the first blank line or heading after the list began."""
+    items: list[str] = []
+    for line in lines[start:]:
+        text = line.strip()
+        item = _ITEM.match(text)
+        if item and int(item.group(1)) == len(items) + 1:
+            items.append(clean(_EMPHASIS.sub(r"\1", item.group(2))))
+        elif items and text and not text.isupper() and not text.startswith(("SOP ", "C. ")):
+            items[-1] = clean(items[-1] + " " + text)
+        elif items and (not text or text.isupper() or text.startswith(("SOP ", "C. "))):
+            break
+    return items
+
+
+def seed_uraian(seeds: Path = SEEDS) -> dict[tuple[str, str], list[str]]:
+    """(seed prefix, SOP number) -> the numbered "Uraian Prosedur" list, where the paper has one:
+    every Wonosobo SOP (002) and the Kaltim procedure (003, section "B. PROSEDUR", number "1")."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for path in sorted(seeds.glob("00[23]_*.txt")):
+        lines = path.read_text(encoding="utf-8").split("\n")
+        seed, number = path.name[:3], "1"
+        for i, line in enumerate(lines):
+            nama = _NAMA_SOP.search(line)
+            if nama:
+                number = nama.group(1)
+            if line.strip() in ("URAIAN PROSEDUR", "B. PROSEDUR") and (seed, number) not in out:
+                out[(seed, number)] = _numbered(lines, i + 1)
+    return out

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from fidelity import Mismatch, compare, table_for, table_rows
-from seed_tables import SEEDS, PaperTable, seed_tables
+from seed_tables import SEEDS, PaperTable, seed_tables, seed_uraian
 
 from sop_runner.core.catalogue.loader import load_catalogue
 from sop_runner.core.catalogue.model import SopDefinition
@@ -53,7 +53,12 @@ def test_every_sop_has_its_table(catalogue: dict[str, SopDefinition],
 
 def test_the_catalogue_is_the_paper(catalogue: dict[str, SopDefinition],
                                     tables: dict[str, list[PaperTable]]) -> None:
-    problems = [m for sop in catalogue.values() for m in compare(sop, table_for(sop, tables))]
+    uraian = seed_uraian()
+    assert len(uraian) == 60, "59 Wonosobo lists and the Kaltim one"
+    problems = [
+        m for sop in catalogue.values()
+        for m in compare(sop, table_for(sop, tables), uraian.get((sop.source.document, sop.source.number)))
+    ]
     assert not problems, "\n".join(str(p) for p in problems)
 
 
@@ -187,6 +192,17 @@ def test_an_editors_remark_in_keterangan_is_named(tables: dict[str, list[PaperTa
     printed = "Surat ditujukan ke Kepala Dinas dan telah didisposisikan ke Operator Data Center"
     mixed = printed + ". The runner completes this row when the request is created."
     assert _fields(_mutated({"1.remarks": mixed}), tables) == {(1, "remarks")}
+
+
+def test_a_reworded_uraian_is_named(tables: dict[str, list[PaperTable]]) -> None:
+    sop = _mutated()
+    printed = seed_uraian()[("002", "3")]
+    assert compare(sop, table_for(sop, tables), printed) == []
+    paraphrase = _mutated({"1.text": sop.step(1).text})
+    data = paraphrase.model_dump()
+    data["uraian"] = [*printed[:-1], "Operator DC melaporkan."]
+    found = compare(SopDefinition.model_validate(data), table_for(sop, tables), printed)
+    assert [(m.row, m.field) for m in found] == [(None, "uraian")] and "item 7" in found[0].detail
 
 
 def test_an_invented_last_row_is_named(tables: dict[str, list[PaperTable]]) -> None:

@@ -309,6 +309,11 @@ class SopDefinition(_Strict):
     source: Source
     legal_basis: list[str] = Field(min_length=1)
     summary: str = Field(default="", description="one paragraph in English")
+    uraian: list[str] = Field(
+        default_factory=list,
+        description="the paper's numbered 'Uraian Prosedur' list as printed: the narrative, which "
+        "names the actors; the steps are the table's rows",
+    )
     actors: list[Actor] = Field(min_length=1)
     parameters: list[Parameter] = Field(default_factory=list)
     steps: Annotated[list[Step], Field(min_length=1)]

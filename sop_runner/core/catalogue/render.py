@@ -128,6 +128,8 @@ def _header_md(sop: SopDefinition) -> list[str]:
 
 def _procedure_md(sop: SopDefinition) -> list[str]:
     lines = ["## Uraian Prosedur", ""]
+    if sop.uraian:  # the paper's own narrative list; the steps are the table below
+        return lines + [f"{i}. {' '.join(item.split())}" for i, item in enumerate(sop.uraian, 1)]
     names = {a.id: a.name for a in sop.actors}
     for step in sop.steps:
         if not step.text:  # an output-only row: the paper gives no text and no actor
