@@ -47,11 +47,11 @@ def test_undeclared_keys_fail_loudly(tmp_path: Path) -> None:
     (role / "meta").mkdir(parents=True)
     (role / "meta" / "sop.yml").write_text("publishes:\n  sop_plan: [address]\n  sop_result: per_host\n")
     contract.check([role], {"sop_plan": {"address": "x"}, "sop_result": {"web1": "ok"}}, ["web1"])
-    with pytest.raises(contract.ContractError, match="undeclared key.*'pool'"):
+    with pytest.raises(contract.ContractError, match=r"undeclared key.*'pool'"):
         contract.check([role], {"sop_plan": {"address": "x", "pool": "y"}}, [])
     with pytest.raises(contract.ContractError, match="none of its roles"):
         contract.check([role], {"sop_rollback": True}, [])
-    with pytest.raises(contract.ContractError, match="undeclared key.*'db9'"):
+    with pytest.raises(contract.ContractError, match=r"undeclared key.*'db9'"):
         contract.check([role], {"sop_result": {"db9": "ok"}}, ["web1"])
     (role / "meta" / "sop.yml").write_text("publishes:\n  secrets: [token]\n")
     with pytest.raises(contract.ContractError, match="not part of the contract"):
