@@ -9,6 +9,7 @@ from typing import Any
 from sop_runner.cli.common import add_identity, emit, parse_params, service, table, who
 from sop_runner.cli.exitcodes import ExitCode
 from sop_runner.cli.views import run_dict, run_text
+from sop_runner.errors import InvalidInputError
 from sop_runner.service.runs import RunService, Signature
 
 
@@ -108,6 +109,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
+    if args.run_id == "verify":
+        return _verify_doc(args)
     svc = service(args)
     state = svc.state(args.run_id)
     docs: dict[str, Any] = state.documents
@@ -116,6 +119,21 @@ def cmd_docs(args: argparse.Namespace) -> int:
         for d, v in docs.items()
     ]
     emit(args, docs, table(rows, ["document", "title", "file", "sha256"]) if rows else "no documents yet")
+    return int(ExitCode.OK)
+
+
+def _verify_doc(args: argparse.Namespace) -> int:
+    """`sop docs verify FILE`: the file is a document the runner issued, and the log verifies."""
+    from sop_runner.service.docverify import verify_file
+
+    if not args.file:
+        raise InvalidInputError("sop docs verify: which file?", hint="sop docs verify PATH/TO/DOCUMENT.pdf")
+    svc = service(args, quiet=True)
+    found = verify_file(svc.cfg, svc.store, Path(args.file))
+    text = (f"OK: {args.file} is document {found.doc_id} ({found.title}) of run {found.run_id}, issued in "
+            f"audit row {found.event_seq}; SHA-256 {found.sha256}; audit log verified ({found.rows_checked} rows)")
+    emit(args, {"ok": True, "run_id": found.run_id, "doc_id": found.doc_id, "format": found.fmt,
+                "sha256": found.sha256, "event_seq": found.event_seq}, text)
     return int(ExitCode.OK)
 
 
@@ -185,5 +203,7 @@ def register(sub: Any) -> None:
     p = _run_parser(sub, "cancel", "cancel a run", cmd_cancel)
     p.add_argument("run_id")
     p.add_argument("--reason", "-m", required=True)
-    p = _run_parser(sub, "docs", "list a run's documents", cmd_docs)
-    p.add_argument("run_id")
+    p = _run_parser(sub, "docs", "list a run's documents (`sop docs RUN`), or check one (`sop docs verify FILE`)",
+                    cmd_docs)
+    p.add_argument("run_id", help="a run, or the word verify")
+    p.add_argument("file", nargs="?", default="", help="with verify: the .md, .html or .pdf to check")
