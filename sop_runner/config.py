@@ -69,6 +69,9 @@ class RunnerConfig:
     # or sign as the runner. Point both at another path (or disk) in production.
     audit_dir: Path = Path("var/audit")
     runner_key: Path = Path("var/keys/runner_ed25519")
+    # PAdES signing of every document PDF (docs/paperwork.md): PEM key, its certificate and
+    # the CA chain to embed. Unset: PDFs are vouched for by their digest in the audit log only.
+    pdf_signing: dict[str, Any] = field(default_factory=dict)
 
     def user(self, username: str) -> User:
         """The configured user, or NotFoundError naming who exists."""
@@ -156,6 +159,23 @@ def _organisation(data: Any, source: str) -> Organisation:
     return org
 
 
+def _pdf_signing(data: Any, base: Path, source: str) -> dict[str, Any]:
+    """``pdf_signing: {key: PEM, cert: PEM, chain: [PEM, ...]}`` with paths resolved and checked."""
+    if not data:
+        return {}
+    if not isinstance(data, dict) or not {"key", "cert"} <= set(data):
+        raise InvalidInputError(f"{source}: pdf_signing: needs 'key' and 'cert' (and optionally 'chain')",
+                                hint="pdf_signing: {key: keys/doc.key, cert: keys/doc.crt, chain: [keys/ca.crt]}")
+    out: dict[str, Any] = {"key": (base / str(data["key"])).resolve(), "cert": (base / str(data["cert"])).resolve(),
+                           "chain": [(base / str(c)).resolve() for c in data.get("chain") or []]}
+    for name, path in [("key", out["key"]), ("cert", out["cert"]), *(("chain", c) for c in out["chain"])]:
+        if not path.is_file():
+            raise InvalidInputError(
+                f"{source}: pdf_signing.{name}: {path} does not exist", hint="point it at a PEM file"
+            )
+    return out
+
+
 def _load_env_file(path: Path) -> None:
     """KEY=VALUE lines into the environment (values already set win): how the lab's NetBox
     URL and token reach playbooks without ever being written into a run's artifacts."""
@@ -204,6 +224,7 @@ def load_config(path: str | None = None) -> RunnerConfig:
         runner_key=(base / str(data["runner_key"])).resolve()
         if data.get("runner_key")
         else home / "keys" / "runner_ed25519",
+        pdf_signing=_pdf_signing(data.get("pdf_signing"), base, source),
     )
     # The database, artifacts and the runner's key live here: a home made before this rule
     # (0755 by default) is narrowed too, not only a new one.

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sop_runner.adapters.paperwork.numbering import letter_number
+from sop_runner.adapters.paperwork.pdfsign import PadesSigner
 from sop_runner.adapters.paperwork.render import Rendered, render_document
 from sop_runner.adapters.paperwork.waktu import jam, tanggal
 from sop_runner.core.canonical import sha256_hex
@@ -320,6 +321,14 @@ def ordered(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def pdf_signer(cfg: Any) -> PadesSigner | None:
+    """The configured PAdES signer, or None (``pdf_signing`` unset)."""
+    conf = cfg.pdf_signing
+    if not conf:
+        return None
+    return PadesSigner(conf["key"], conf["cert"], tuple(conf["chain"]), location=cfg.organisation.city)
+
+
 def render(svc: RunService, state: RunState, sop: SopDefinition, doc: Document) -> Rendered:
     """Render ``doc`` for ``state`` into the run's documents folder, numbered from the register.
 
@@ -336,7 +345,7 @@ def render(svc: RunService, state: RunState, sop: SopDefinition, doc: Document) 
     try:
         ctx = context(svc, state, sop, doc, number=number, issued=issued)
         out = svc.cfg.home / "runs" / state.run_id / "documents"
-        rendered = render_document(doc.template, ctx, out, doc.id, pdf=True)
+        rendered = render_document(doc.template, ctx, out, doc.id, pdf=True, signer=pdf_signer(svc.cfg))
     except BaseException:
         svc.store.settle_number(org.name, kind, year, seq, "cancelled")
         raise

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from sop_runner.adapters.paperwork import waktu
+from sop_runner.adapters.paperwork.pdfsign import PdfSigner
 from sop_runner.adapters.paperwork.safe_markdown import to_html
 from sop_runner.adapters.paperwork.waktu import as_datetime
 from sop_runner.core.canonical import sha256_hex
@@ -29,6 +30,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 _CSS = TEMPLATES / "assets" / "paperwork.css"
 # The site's zone while one document renders (the Jinja filters read it).
 _ZONE: ContextVar[str] = ContextVar("paperwork_zone", default="Asia/Jakarta")
+
 
 def tanggal(value: Any) -> str:
     """A date the Indonesian way: '24 November 2026' (a time is read in the render's zone)."""
@@ -235,8 +237,10 @@ def _check_block(context: dict[str, Any], sha256: str) -> str:
     """
     doc, run = context.get("doc") or {}, context.get("run") or {}
     line = check_line(str(doc.get("number", "-")), str(run.get("id", "-")), sha256)
-    return f"<div class='periksa'>{qr_table(line)}<p>Periksa keaslian dengan <code>sop docs verify</code> atau " \
+    return (
+        f"<div class='periksa'>{qr_table(line)}<p>Periksa keaslian dengan <code>sop docs verify</code> atau "
         f"log audit.<br><span>{html.escape(line)}</span></p></div>"
+    )
 
 
 def qr_table(text: str) -> str:
@@ -246,17 +250,27 @@ def qr_table(text: str) -> str:
     except ImportError:  # the printed line alone still lets a reader check the document
         return ""
     rows = segno.make(text, error="m").matrix_iter(scale=1, border=2)
-    body = "".join("<tr>" + "".join("<td class='d'></td>" if dark else "<td></td>" for dark in row) + "</tr>"
-                   for row in rows)
+    body = "".join(
+        "<tr>" + "".join("<td class='d'></td>" if dark else "<td></td>" for dark in row) + "</tr>" for row in rows
+    )
     return f"<table class='qr' aria-label='QR'>{body}</table>"
 
 
-def render_document(template: str, context: dict[str, Any], out_dir: Path, stem: str, *, pdf: bool = True) -> Rendered:
+def render_document(
+    template: str,
+    context: dict[str, Any],
+    out_dir: Path,
+    stem: str,
+    *,
+    pdf: bool = True,
+    signer: PdfSigner | None = None,
+) -> Rendered:
     """Render ``template`` with ``context`` into ``out_dir/stem.{md,html,pdf}``.
 
     ``context["audit_head"]`` (optional, ``{"seq", "hash"}``): the audit chain head when
     issued, printed under the signatures so the document can be checked against the log.
-    Times print in ``context["org"].timezone`` (default Asia/Jakarta, WIB).
+    Times print in ``context["org"].timezone`` (default Asia/Jakarta, WIB). ``signer`` signs
+    the PDF (PAdES) before the digests are taken, so the recorded digest is the signed file's.
     """
     _check_audit_head(context)
     zone = str(getattr(context.get("org"), "timezone", "Asia/Jakarta"))
@@ -284,6 +298,8 @@ def render_document(template: str, context: dict[str, Any], out_dir: Path, stem:
 
         pdf_path = out_dir / f"{stem}.pdf"
         html_to_pdf(page, pdf_path)
+        if signer is not None:
+            signer.sign(pdf_path)
         files["pdf"] = str(pdf_path)
     digests = {fmt: hashlib.sha256(Path(path).read_bytes()).hexdigest() for fmt, path in files.items()}
     return Rendered(markdown=md_text, sha256=md_sha, files=files, digests=digests)
