@@ -196,7 +196,10 @@ def context(
             "number": number or "-",
         },
         # The result without what the request already says (the reply letter names each fact once).
-        "new_result": {k: v for k, v in result.items() if _param_value(k, v, tenants) not in shown},
+        # Only text is compared: a count equal to some parameter's value is still a new fact.
+        "new_result": {
+            k: v for k, v in result.items() if not (isinstance(v, str) and _param_value(k, v, tenants) in shown)
+        },
         "sop": {
             "id": sop.id,
             "title": sop.title,

@@ -124,6 +124,13 @@ def test_the_reply_letter_names_each_fact_once_and_before_ahead_of_after(tmp_pat
     assert "Batulicin, 4 Desember 2026" in head and "| Hal |" in head and "| Sifat |" in head
 
 
+def test_results_put_each_before_ahead_of_its_after() -> None:
+    from sop_runner.service.documents import ordered
+
+    stored = {"address": "a", "free_after": 9, "free_before": 10, "versions_after": 2, "versions_before": 1}
+    assert list(ordered(stored)) == ["address", "free_before", "free_after", "versions_before", "versions_after"]
+
+
 def test_a_real_runs_documents_name_their_signers_and_register_numbers(svc: RunService, tmp_path: Path) -> None:
     target = tmp_path / "out.txt"
     params = {"skpd": "dinkes", "path": str(target), "content": "halo"}
@@ -148,6 +155,8 @@ def test_a_real_runs_documents_name_their_signers_and_register_numbers(svc: RunS
         assert " WIB" in texts[doc] and "UTC" not in texts[doc]
         assert "dinkes" not in texts[doc] and "Dinas Kesehatan" in texts[doc]
     assert "Rina" not in texts["surat"], "the letter is signed by the Kepala Dinas, not the kasi's disposition"
+    ba_md = Path(docs["ba"]["files"]["md"]).read_text(encoding="utf-8")
+    assert ba_md.count("halo") == 1, "a result that repeats the request is not printed twice"
     register = [(r["doc_id"], r["status"], r["number"]) for r in svc.store.numbers()]
     printed = {d: NUMBER_RE.search(texts[d]) for d in docs}
     assert sorted(register) == sorted((d, "issued", m[0]) for d, m in printed.items() if m)
