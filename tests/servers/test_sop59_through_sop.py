@@ -106,12 +106,12 @@ def test_sop59_urgent_response_then_late_approval(server_runner: RunService, lab
     ), sshd
 
     applied_hash = state.applied[4]
-    svc.approve(run_id, "rina.kasi", True, "rencana pengamanan disetujui setelah tindakan darurat")
+    svc.approve(run_id, "rina.kasi", True, "rencana pengamanan disetujui setelah tindakan darurat", plan_hash=svc.reviewable_plan(run_id))
     state = svc.state(run_id)
     assert state.gates[-1].plan_hash == applied_hash, "the late approval signs the applied plan"
     assert state.current == 5, "step 4 is recorded as applied, not run twice"
     svc.complete(run_id, "rina.kasi", note="draft nota dinas laporan kejadian")
-    svc.approve(run_id, "hendra.kabid", True, "nota dinas diperiksa dan ditandatangani")
+    svc.approve(run_id, "hendra.kabid", True, "nota dinas diperiksa dan ditandatangani", plan_hash=svc.reviewable_plan(run_id))
     assert svc.state(run_id).current == 7, "the paper's last row: feedback to the reporter"
     svc.complete(run_id, "rina.kasi", note="feedback dikirim ke pelapor melalui email")
     state = svc.state(run_id)
@@ -149,7 +149,7 @@ def test_sop59_approved_first_then_applied(server_runner: RunService, lab_server
     svc.plan(run_id, "budi.teknis")
     planned = svc.state(run_id).plans[4].hash
     assert _answers(address, BACKDOOR_PORT), "planning must not touch the host"
-    svc.approve(run_id, "rina.kasi", True, "rencana pengamanan disetujui")
+    svc.approve(run_id, "rina.kasi", True, "rencana pengamanan disetujui", plan_hash=svc.reviewable_plan(run_id))
     svc.apply(run_id, "budi.teknis")
     state = svc.state(run_id)
     assert state.applied[4] == planned == state.gate_for(3).plan_hash, "the approved plan was applied"
