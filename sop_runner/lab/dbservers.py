@@ -207,6 +207,8 @@ def _maria_up(root: Path, port: int, password: str) -> None:
     for d in (base, run):
         d.mkdir(parents=True, exist_ok=True)
         _chown(d, "mysql")
+    # Its log and socket are for mysql and root only (the lab's tests and tools run as root).
+    base.chmod(0o700)
     fresh = not (data / "mysql").is_dir()
     if fresh:
         _run([_need("mariadb-install-db"), f"--datadir={data}", "--user=mysql", "--skip-test-db",
@@ -215,7 +217,7 @@ def _maria_up(root: Path, port: int, password: str) -> None:
         if not port_is_free(port):
             raise EnvironmentProblemError(f"port {port} for the lab's MariaDB is taken",
                                           hint=f"remove {root / 'state.json'} to pick new ports")
-        log = (base / "mariadbd.log").open("ab")
+        log = os.fdopen(os.open(base / "mariadbd.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
         subprocess.Popen(
             [shutil.which("mariadbd") or "/usr/sbin/mariadbd",
              "--no-defaults", f"--datadir={data}", f"--port={port}", f"--bind-address={HOST}",
