@@ -147,5 +147,6 @@ def test_sop25_migrates_debian_12_to_13_with_backup(
     laporan = Path(state.documents["laporan_migrasi"]["files"]["md"]).read_text(encoding="utf-8")
     # The apply's own result (sop_result), not the check-mode plan: the release read back.
     assert re.search(rf"\| {host} \| debian \| bookworm \(12[.\d]*\) \| trixie \(13[.\d]*\) \|", laporan), laporan
-    assert "migrasi bookworm -> trixie" in laporan, laporan
+    # The Markdown record escapes < and > of every value (no raw HTML from data), so "->" reads "-&gt;".
+    assert "migrasi bookworm -&gt; trixie" in laporan, laporan
     print(f"SOP 25 through sop on {host}: {time.monotonic() - t0:.0f} s")
