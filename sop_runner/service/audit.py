@@ -21,8 +21,8 @@ def verify(cfg: RunnerConfig, store: EventStore) -> tuple[int, list[ChainProblem
         by_run[row.run_id].append(row)
     for run_rows in by_run.values():
         run_rows.sort(key=lambda r: r.run_seq)
-        # The per-run check also reads the last checkpoint: the full list is checked once below.
-        problems += [p for p in ledger.problems(run_rows) if not _is_last_checkpoint(p)]
+        # Checkpoints are global: the full list is checked once below, not once per run.
+        problems += ledger.problems(run_rows, checkpoint=False)
     problems += ledger.checkpoint_problems(last_only=False)
     head_seq, head_hash = store.chain_head()
     last = rows[-1] if rows else None
@@ -39,10 +39,6 @@ def verify(cfg: RunnerConfig, store: EventStore) -> tuple[int, list[ChainProblem
     for p in problems:
         unique.setdefault((p.seq, p.reason), p)
     return len(rows), sorted(unique.values(), key=lambda p: (p.seq, p.reason))
-
-
-def _is_last_checkpoint(problem: ChainProblem) -> bool:
-    return "checkpoint" in problem.reason
 
 
 def scrub(cfg: RunnerConfig) -> int:
